@@ -1,0 +1,213 @@
+"""Shared helpers for the interop scripts (not a script itself).
+
+- MCP over Streamable HTTP with an optional Bearer token: `call_tool`
+  (returns an `Outcome`), `print_outcome`, and `run_and_report` (the whole
+  "connect, list tools, call one tool, print, pick an exit code" flow).
+- Plain JSON POSTs for the labs' /login and /refresh endpoints: `post_json`,
+  `login`.
+
+Exit codes used by the scripts:
+  0 ok (a tool result with isError=true still exits 0 and prints `error: ...`)
+  1 other failure (cannot connect, bad response, ...)
+  2 usage error (argparse) / invalid token (jwt_tool decode)
+  3 the MCP endpoint refused with HTTP 401/403
+  4 login (or refresh) failed
+  5 the MCP server answered a request with a JSON-RPC error
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+import httpx2
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+
+EXIT_FAILURE = 1
+EXIT_REFUSED = 3
+EXIT_LOGIN_FAILED = 4
+EXIT_RPC_ERROR = 5
+
+
+class ClientFailure(Exception):
+    """A failure with the message for stderr and the exit code to use."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_FAILURE):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class Refused(ClientFailure):
+    """The MCP endpoint answered HTTP 401 or 403."""
+
+    def __init__(self, status: int, www_authenticate: str | None = None):
+        message = f"refused: HTTP {status}"
+        if www_authenticate:
+            message += f"\nwww-authenticate: {www_authenticate}"
+        super().__init__(message, EXIT_REFUSED)
+        self.status = status
+
+
+@dataclass
+class Outcome:
+    """What one MCP session saw: the tool list and one tool call's result."""
+
+    server: str
+    tools: list[str]
+    is_error: bool
+    text: str
+
+
+@dataclass
+class _AuthWatch:
+    """Remembers the first 401/403 the MCP endpoint sent back.
+
+    mcp 2.x does not raise httpx2.HTTPStatusError for a 4xx: the transport
+    turns it into a generic JSON-RPC error ("Server returned an error
+    response"), so the status is only visible from an httpx2 response hook.
+    """
+
+    status: int | None = None
+    www_authenticate: str | None = field(default=None)
+
+    async def on_response(self, response: httpx2.Response) -> None:
+        if self.status is None and response.status_code in (401, 403):
+            self.status = response.status_code
+            self.www_authenticate = response.headers.get("www-authenticate")
+
+
+def die(message: str, exit_code: int = EXIT_FAILURE) -> NoReturn:
+    print(message, file=sys.stderr)
+    sys.exit(exit_code)
+
+
+def parse_args_json(text: str) -> dict[str, Any]:
+    """Parse --args: a JSON object of tool arguments."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        die(f"error: --args is not valid JSON: {e}", 2)
+    if not isinstance(value, dict):
+        die("error: --args must be a JSON object", 2)
+    return value
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    """Flatten (nested) exception groups into their leaf exceptions."""
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
+
+
+def _first_text(result: Any) -> str:
+    """Text of the first content item (or a stand-in when there is none)."""
+    if result.content:
+        first = result.content[0]
+        text = getattr(first, "text", None)
+        return text if text is not None else f"<{first.type} content>"
+    if result.structured_content is not None:
+        return json.dumps(result.structured_content, sort_keys=True)
+    return "<no content>"
+
+
+async def _session(url: str, token: str | None, tool: str, args: dict[str, Any], timeout: float) -> Outcome:
+    watch = _AuthWatch()
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    http = httpx2.AsyncClient(
+        headers=headers,
+        timeout=httpx2.Timeout(timeout),
+        event_hooks={"response": [watch.on_response]},
+    )
+    try:
+        async with http, streamable_http_client(url, http_client=http) as (read, write):
+            async with ClientSession(read, write, read_timeout_seconds=timeout) as session:
+                init = await session.initialize()
+                server = f"{init.server_info.name} {init.server_info.version} (protocol {init.protocol_version})"
+                listed = await session.list_tools()
+                result = await session.call_tool(tool, args)
+                return Outcome(
+                    server=server,
+                    tools=sorted(t.name for t in listed.tools),
+                    is_error=bool(result.is_error),
+                    text=_first_text(result),
+                )
+    except BaseException as exc:
+        if not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit, cancellation
+            raise
+        if watch.status is not None:
+            raise Refused(watch.status, watch.www_authenticate) from exc
+        for leaf in _leaves(exc):
+            if isinstance(leaf, httpx2.HTTPStatusError) and leaf.response.status_code in (401, 403):
+                raise Refused(leaf.response.status_code, leaf.response.headers.get("www-authenticate")) from exc
+            if isinstance(leaf, MCPError):
+                raise ClientFailure(f"rpc error: code {leaf.code}: {leaf.message}", EXIT_RPC_ERROR) from exc
+            if isinstance(leaf, httpx2.HTTPError):
+                raise ClientFailure(f"error: HTTP failure talking to {url}: {leaf!r}") from exc
+        raise ClientFailure(f"error: MCP session with {url} failed: {exc!r}") from exc
+
+
+def call_tool(url: str, token: str | None, tool: str, args: dict[str, Any], timeout: float = 30.0) -> Outcome:
+    """Open an MCP session at `url`, list tools, call `tool`; raise ClientFailure/Refused on failure."""
+    return asyncio.run(_session(url, token, tool, args, timeout))
+
+
+def print_outcome(outcome: Outcome) -> None:
+    print(f"tools: {', '.join(outcome.tools)}")
+    print(f"{'error' if outcome.is_error else 'result'}: {outcome.text}")
+
+
+def run_and_report(url: str, token: str | None, tool: str, args: dict[str, Any], timeout: float) -> int:
+    """The scripts' common MCP flow: print the transcript, return the exit code."""
+    print(f"mcp: {url} ({'bearer token' if token else 'no token'})")
+    print(f"call: {tool} {json.dumps(args, sort_keys=True)}")
+    try:
+        outcome = call_tool(url, token, tool, args, timeout)
+    except ClientFailure as failure:
+        die(str(failure), failure.exit_code)
+    print(f"server: {outcome.server}")
+    print_outcome(outcome)
+    return 0
+
+
+def post_json(url: str, body: dict[str, Any], timeout: float = 30.0) -> tuple[int, Any]:
+    """POST a JSON body; return (status, parsed JSON body or raw text)."""
+    try:
+        response = httpx2.post(url, json=body, timeout=timeout)
+    except httpx2.HTTPError as e:
+        raise ClientFailure(f"error: POST {url} failed: {e!r}") from e
+    try:
+        return response.status_code, response.json()
+    except ValueError:
+        return response.status_code, response.text
+
+
+def compact(value: Any) -> str:
+    """One-line JSON (sorted keys) for transcripts."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":")) if not isinstance(value, str) else value
+
+
+def token_pair(status: int, body: Any, what: str) -> tuple[str, str]:
+    """Extract {accessToken, refreshToken} from a 200 answer, else raise (exit 4)."""
+    if status != 200:
+        raise ClientFailure(f"{what} failed: HTTP {status} {compact(body)}".rstrip(), EXIT_LOGIN_FAILED)
+    if not (isinstance(body, dict) and isinstance(body.get("accessToken"), str)
+            and isinstance(body.get("refreshToken"), str)):
+        raise ClientFailure(f"{what} failed: HTTP 200 without accessToken/refreshToken: {compact(body)}",
+                            EXIT_LOGIN_FAILED)
+    return body["accessToken"], body["refreshToken"]
+
+
+def login(base: str, username: str, password: str) -> tuple[str, str]:
+    """POST BASE/login; return (access_token, refresh_token)."""
+    status, body = post_json(f"{base}/login", {"username": username, "password": password})
+    return token_pair(status, body, "login")
+
+
+def refresh(base: str, refresh_token: str) -> tuple[int, Any]:
+    """POST BASE/refresh; return (status, body) without judging it."""
+    return post_json(f"{base}/refresh", {"refreshToken": refresh_token})
