@@ -4,11 +4,11 @@
   (returns an `Outcome`), `print_outcome`, and `run_and_report` (the whole
   "connect, list tools, call one tool, print, pick an exit code" flow).
 - Plain JSON POSTs for the labs' /login and /refresh endpoints: `post_json`,
-  `login`.
+  `login`, `refresh`, `token_pair`.
 
 Exit codes used by the scripts:
   0 ok (a tool result with isError=true still exits 0 and prints `error: ...`)
-  1 other failure (cannot connect, bad response, ...)
+  1 other failure (`failed: ...` on stderr: cannot connect, bad response, ...)
   2 usage error (argparse) / invalid token (jwt_tool decode)
   3 the MCP endpoint refused with HTTP 401/403
   4 login (or refresh) failed
@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import httpx2
@@ -55,11 +56,11 @@ class Refused(ClientFailure):
 
 @dataclass
 class Outcome:
-    """What one MCP session saw: the tool list and one tool call's result."""
+    """What one MCP session saw: the tool list and how one tool call ended."""
 
     server: str
     tools: list[str]
-    is_error: bool
+    kind: str  # "result", "error" (CallToolResult.isError) or "rpc error" (JSON-RPC error reply)
     text: str
 
 
@@ -73,12 +74,23 @@ class _AuthWatch:
     """
 
     status: int | None = None
-    www_authenticate: str | None = field(default=None)
+    www_authenticate: str | None = None
 
     async def on_response(self, response: httpx2.Response) -> None:
         if self.status is None and response.status_code in (401, 403):
             self.status = response.status_code
             self.www_authenticate = response.headers.get("www-authenticate")
+
+
+class _QuietSuccessfulTermination(logging.Filter):
+    """Drop mcp's "Session termination failed: 202" warning: rmcp answers the
+    closing DELETE with 202 Accepted, which is a success, not a failure."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Session termination failed: 2")
+
+
+logging.getLogger("mcp.client.streamable_http").addFilter(_QuietSuccessfulTermination())
 
 
 def die(message: str, exit_code: int = EXIT_FAILURE) -> NoReturn:
@@ -128,17 +140,15 @@ async def _session(url: str, token: str | None, tool: str, args: dict[str, Any],
             async with ClientSession(read, write, read_timeout_seconds=timeout) as session:
                 init = await session.initialize()
                 server = f"{init.server_info.name} {init.server_info.version} (protocol {init.protocol_version})"
-                listed = await session.list_tools()
-                result = await session.call_tool(tool, args)
-                return Outcome(
-                    server=server,
-                    tools=sorted(t.name for t in listed.tools),
-                    is_error=bool(result.is_error),
-                    text=_first_text(result),
-                )
-    except BaseException as exc:
-        if not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit, cancellation
-            raise
+                tools = sorted(t.name for t in (await session.list_tools()).tools)
+                try:
+                    result = await session.call_tool(tool, args)
+                except MCPError as e:
+                    if watch.status is not None:
+                        raise
+                    return Outcome(server, tools, "rpc error", f"code {e.code}: {e.message}")
+                return Outcome(server, tools, "error" if result.is_error else "result", _first_text(result))
+    except Exception as exc:  # often an ExceptionGroup from the SDK's task groups
         if watch.status is not None:
             raise Refused(watch.status, watch.www_authenticate) from exc
         for leaf in _leaves(exc):
@@ -147,8 +157,8 @@ async def _session(url: str, token: str | None, tool: str, args: dict[str, Any],
             if isinstance(leaf, MCPError):
                 raise ClientFailure(f"rpc error: code {leaf.code}: {leaf.message}", EXIT_RPC_ERROR) from exc
             if isinstance(leaf, httpx2.HTTPError):
-                raise ClientFailure(f"error: HTTP failure talking to {url}: {leaf!r}") from exc
-        raise ClientFailure(f"error: MCP session with {url} failed: {exc!r}") from exc
+                raise ClientFailure(f"failed: HTTP error talking to {url}: {leaf!r}") from exc
+        raise ClientFailure(f"failed: MCP session with {url}: {exc!r}") from exc
 
 
 def call_tool(url: str, token: str | None, tool: str, args: dict[str, Any], timeout: float = 30.0) -> Outcome:
@@ -158,7 +168,7 @@ def call_tool(url: str, token: str | None, tool: str, args: dict[str, Any], time
 
 def print_outcome(outcome: Outcome) -> None:
     print(f"tools: {', '.join(outcome.tools)}")
-    print(f"{'error' if outcome.is_error else 'result'}: {outcome.text}")
+    print(f"{outcome.kind}: {outcome.text}")
 
 
 def run_and_report(url: str, token: str | None, tool: str, args: dict[str, Any], timeout: float) -> int:
@@ -171,6 +181,9 @@ def run_and_report(url: str, token: str | None, tool: str, args: dict[str, Any],
         die(str(failure), failure.exit_code)
     print(f"server: {outcome.server}")
     print_outcome(outcome)
+    if outcome.kind == "rpc error":
+        print(f"rpc error: {outcome.text}", file=sys.stderr)
+        return EXIT_RPC_ERROR
     return 0
 
 
@@ -179,7 +192,7 @@ def post_json(url: str, body: dict[str, Any], timeout: float = 30.0) -> tuple[in
     try:
         response = httpx2.post(url, json=body, timeout=timeout)
     except httpx2.HTTPError as e:
-        raise ClientFailure(f"error: POST {url} failed: {e!r}") from e
+        raise ClientFailure(f"failed: POST {url}: {e!r}") from e
     try:
         return response.status_code, response.json()
     except ValueError:
@@ -192,13 +205,17 @@ def compact(value: Any) -> str:
 
 
 def token_pair(status: int, body: Any, what: str) -> tuple[str, str]:
-    """Extract {accessToken, refreshToken} from a 200 answer, else raise (exit 4)."""
-    if status != 200:
+    """Extract {accessToken, refreshToken} from a 2xx answer, else raise (exit 4)."""
+    if not 200 <= status < 300:
         raise ClientFailure(f"{what} failed: HTTP {status} {compact(body)}".rstrip(), EXIT_LOGIN_FAILED)
-    if not (isinstance(body, dict) and isinstance(body.get("accessToken"), str)
-            and isinstance(body.get("refreshToken"), str)):
-        raise ClientFailure(f"{what} failed: HTTP 200 without accessToken/refreshToken: {compact(body)}",
-                            EXIT_LOGIN_FAILED)
+    if not (
+        isinstance(body, dict)
+        and isinstance(body.get("accessToken"), str)
+        and isinstance(body.get("refreshToken"), str)
+    ):
+        raise ClientFailure(
+            f"{what} failed: HTTP {status} without accessToken/refreshToken: {compact(body)}", EXIT_LOGIN_FAILED
+        )
     return body["accessToken"], body["refreshToken"]
 
 

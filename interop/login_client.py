@@ -13,7 +13,8 @@ Stdout:
   call: TOOL {args}
   server: NAME VERSION (protocol P)
   tools: a, b, c
-  result: TEXT              (or `error: TEXT` when the result has isError)
+  result: TEXT              (or `error: TEXT` when the result has isError,
+                            or `rpc error: code N: MSG` on a JSON-RPC error reply)
 
 Exit: 0 ok, 4 login failed (`login failed: HTTP <status> <body>` on stderr),
 3 MCP refused (HTTP 401/403), 5 JSON-RPC error, 1 anything else.

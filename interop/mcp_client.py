@@ -11,7 +11,8 @@ Stdout:
   call: TOOL {args as sorted JSON}
   server: NAME VERSION (protocol P)
   tools: a, b, c            (sorted)
-  result: TEXT              (or `error: TEXT` when the result has isError)
+  result: TEXT              (or `error: TEXT` when the result has isError,
+                            or `rpc error: code N: MSG` on a JSON-RPC error reply)
 
 Exit: 0 ok (also for isError), 3 HTTP 401/403 (`refused: HTTP <status>` on
 stderr), 5 JSON-RPC error, 1 anything else.
@@ -28,7 +29,9 @@ def main() -> int:
     parser.add_argument("--url", required=True, help="MCP endpoint, e.g. http://127.0.0.1:8080/mcp")
     parser.add_argument("--token", help="Bearer token to send")
     parser.add_argument("--call", default="add", help="tool to call (default: add)")
-    parser.add_argument("--args", default=None, help='tool arguments as a JSON object (default for add: {"a": 2, "b": 40})')
+    parser.add_argument(
+        "--args", default=None, help='tool arguments as a JSON object (default for add: {"a": 2, "b": 40})'
+    )
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request (default: 30)")
     opts = parser.parse_args()
     if opts.args is not None:

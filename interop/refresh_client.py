@@ -10,15 +10,16 @@ access token (which may be refused if the server revoked the whole family).
 
 Stdout:
   login: ok
-  whoami: TEXT                  (`whoami error: TEXT` if isError)
+  whoami: TEXT                  (`whoami error: TEXT` if isError,
+                                `whoami rpc error: code N: MSG` on a JSON-RPC error)
   rotated: yes|no               (does the new refresh token differ?)
   reuse: HTTP <status> <JSON body>
   after reuse: TEXT             or `after reuse: refused HTTP <status>`
-                                (`after reuse error: TEXT` if isError)
+                                (`after reuse error: ...` / `after reuse rpc error: ...`)
 
 Exit: 0 when the flow ran to the end (whatever the server decided at the two
 last steps); 4 login or the first refresh failed; 3 the first whoami was
-refused; 5 JSON-RPC error; 1 anything else.
+refused; 1 anything else.
 """
 
 import argparse
@@ -28,7 +29,8 @@ from common import ClientFailure, Outcome, Refused, call_tool, compact, die, log
 
 
 def whoami_line(label: str, outcome: Outcome) -> str:
-    return f"{label}{' error' if outcome.is_error else ''}: {outcome.text}"
+    kind = "" if outcome.kind == "result" else f" {outcome.kind}"
+    return f"{label}{kind}: {outcome.text}"
 
 
 def flow(base: str, username: str, password: str, timeout: float) -> None:

@@ -1,8 +1,11 @@
-//! The kit's lab catalogue: `labs.toml` at the repository root, read by the
-//! runner (`cargo xtask`), the checks crate and the grader.
+//! The kit's lab catalogue, `labs.toml` at the repository root, read by the
+//! runner (`cargo xtask`), the checks crate and the grader; and [`report`],
+//! the line protocol the checks binary speaks to the runner.
 //!
 //! Adding a lab is a folder under `labs/` and `solutions/` plus one `[[labs]]`
 //! entry; nothing else lists labs.
+
+pub mod report;
 
 use std::path::Path;
 
@@ -93,7 +96,10 @@ impl Catalog {
             let mut check_ids = std::collections::HashSet::new();
             for check in &lab.checks {
                 if !check_ids.insert(&check.id) {
-                    return Err(format!("lab `{}`: check `{}` is listed twice", lab.id, check.id));
+                    return Err(format!(
+                        "lab `{}`: check `{}` is listed twice",
+                        lab.id, check.id
+                    ));
                 }
             }
         }

@@ -8,8 +8,8 @@ use std::error::Error as StdError;
 
 use rmcp::{
     ServiceExt,
-    service::ClientInitializeError,
     model::{CallToolRequestParams, CallToolResult},
+    service::ClientInitializeError,
     transport::{
         StreamableHttpClientTransport,
         streamable_http_client::{
@@ -77,7 +77,11 @@ where
     println!("tools: {}", names.join(", "));
 
     for call in calls {
-        println!("call {} {}", call.name, Value::Object(call.arguments.clone()));
+        println!(
+            "call {} {}",
+            call.name,
+            Value::Object(call.arguments.clone())
+        );
         let params =
             CallToolRequestParams::new(call.name.clone()).with_arguments(call.arguments.clone());
         match client.call_tool(params).await {
@@ -121,10 +125,16 @@ where
     let mut next: Option<&(dyn StdError + 'static)> = Some(&error);
     while let Some(current) = next {
         if let Some(auth) = current.downcast_ref::<AuthRequiredError>() {
-            return refused(401, format!("WWW-Authenticate: {}", auth.www_authenticate_header));
+            return refused(
+                401,
+                format!("WWW-Authenticate: {}", auth.www_authenticate_header),
+            );
         }
         if let Some(scope) = current.downcast_ref::<InsufficientScopeError>() {
-            return refused(403, format!("WWW-Authenticate: {}", scope.www_authenticate_header));
+            return refused(
+                403,
+                format!("WWW-Authenticate: {}", scope.www_authenticate_header),
+            );
         }
         match current.downcast_ref::<StreamableHttpError<reqwest::Error>>() {
             // Other 4xx answers arrive as "HTTP 403 Forbidden: <body>".

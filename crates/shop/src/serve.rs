@@ -44,7 +44,8 @@ where
     H: ServerHandler,
     F: Fn() -> H + Send + Sync + 'static,
 {
-    let config = StreamableHttpServerConfig::default().with_cancellation_token(SHUTDOWN.child_token());
+    let config =
+        StreamableHttpServerConfig::default().with_cancellation_token(SHUTDOWN.child_token());
     StreamableHttpService::new(move || Ok(make()), Default::default(), config)
 }
 

@@ -9,7 +9,9 @@ use axum::http::request::Parts;
 use rmcp::{
     ErrorData as McpError, ServerHandler,
     handler::server::{router::tool::ToolRouter, tool::Extension, wrapper::Parameters},
-    model::{CallToolResult, ContentBlock as Content, Implementation, ServerCapabilities, ServerConfig},
+    model::{
+        CallToolResult, ContentBlock as Content, Implementation, ServerCapabilities, ServerConfig,
+    },
     schemars, tool, tool_handler, tool_router,
 };
 use serde::{Deserialize, Serialize};
@@ -64,7 +66,9 @@ impl Orders {
     fn lock(&self) -> MutexGuard<'_, Vec<Order>> {
         // A panic while holding the lock cannot leave the Vec half-updated
         // (every update is a single call), so a poisoned lock is still usable.
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -134,8 +138,9 @@ impl Shop {
     fn whoami(&self, Extension(parts): Extension<Parts>) -> String {
         match parts.extensions.get::<Caller>() {
             Some(caller) => format!("you are {} ({})", caller.sub, caller.name),
-            None => "you are anonymous: this server checks a shared secret, not who you are"
-                .to_owned(),
+            None => {
+                "you are anonymous: this server checks a shared secret, not who you are".to_owned()
+            }
         }
     }
 }
@@ -144,7 +149,10 @@ impl Shop {
 impl ServerHandler for Shop {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new("orders-shop", env!("CARGO_PKG_VERSION")))
+            .with_server_info(Implementation::new(
+                "orders-shop",
+                env!("CARGO_PKG_VERSION"),
+            ))
             .with_instructions("A demo shop: list, read and delete orders.")
     }
 }

@@ -26,7 +26,9 @@ impl Secret {
         match std::env::var("MCP_SECRET") {
             Ok(value) if !value.is_empty() => Secret(value.into()),
             _ => {
-                tracing::warn!("MCP_SECRET is not set: using the demo secret, fine for the lab only");
+                tracing::warn!(
+                    "MCP_SECRET is not set: using the demo secret, fine for the lab only"
+                );
                 Secret(DEMO_SECRET.into())
             }
         }
@@ -50,7 +52,11 @@ impl std::fmt::Debug for Secret {
 }
 
 /// Runs before every request to the protected routes.
-pub async fn require_secret(State(secret): State<Secret>, request: Request, next: Next) -> Response {
+pub async fn require_secret(
+    State(secret): State<Secret>,
+    request: Request,
+    next: Next,
+) -> Response {
     // No credential at all: 401 means "authenticate first", and RFC 9110
     // requires a `WWW-Authenticate` challenge with it.
     let Some(value) = request.headers().get(header::AUTHORIZATION) else {

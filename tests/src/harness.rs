@@ -1,0 +1,270 @@
+//! Starting a lab's binary and watching it.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use anyhow::{Context, bail};
+use nix::{sys::signal::Signal, unistd::Pid};
+use tokio::{
+    io::{AsyncBufReadExt, AsyncRead, BufReader},
+    process::{Child, Command},
+    sync::oneshot,
+};
+
+/// How long a server gets to print `listening on` (the RUN stage).
+pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client run may take before it is killed.
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The lab binary under test (a student's `labN` or a `labN-solution`).
+#[derive(Debug, Clone)]
+pub struct LabBinary {
+    pub path: PathBuf,
+    pub start_timeout: Duration,
+}
+
+/// A running `server`; killed (with everything it started) when dropped.
+#[derive(Debug)]
+pub struct RunningServer {
+    /// `http://127.0.0.1:PORT`, as the server announced it.
+    pub base_url: String,
+    child: Child,
+    output: Output,
+}
+
+/// What a finished `client` run left behind.
+#[derive(Debug)]
+pub struct ClientRun {
+    pub success: bool,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Why a server did not come up: the runner's RUN stage.
+#[derive(Debug, thiserror::Error)]
+#[error("the server did not announce `listening on http://HOST:PORT`: {reason}")]
+pub struct NeverListened {
+    pub reason: String,
+    /// The last lines it wrote on stdout and stderr.
+    pub output: String,
+}
+
+/// Lines a child wrote, kept for error messages.
+#[derive(Debug, Clone, Default)]
+struct Output(Arc<Mutex<Vec<String>>>);
+
+impl Output {
+    fn push(&self, line: String) {
+        if let Ok(mut lines) = self.0.lock() {
+            lines.push(line);
+        }
+    }
+
+    /// The last `n` lines.
+    fn tail(&self, n: usize) -> String {
+        let lines = self.0.lock().map(|l| l.clone()).unwrap_or_default();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+}
+
+impl LabBinary {
+    pub fn new(path: impl Into<PathBuf>) -> LabBinary {
+        LabBinary {
+            path: path.into(),
+            start_timeout: DEFAULT_START_TIMEOUT,
+        }
+    }
+
+    /// `server --addr 127.0.0.1:0` with no lab settings in its environment.
+    pub async fn start_server(&self) -> anyhow::Result<RunningServer> {
+        self.start_server_with(&[], &[]).await
+    }
+
+    /// Starts `server --addr 127.0.0.1:0 <args>` with exactly the given
+    /// environment (plus `PATH`), in a fresh temporary directory.
+    pub async fn start_server_with(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<RunningServer> {
+        let mut command = self.command(&["server", "--addr", "127.0.0.1:0"], env);
+        command.args(args);
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("cannot start `{}`", self.path.display()))?;
+
+        let output = Output::default();
+        let (announced, first_line) = oneshot::channel();
+        let stdout = child.stdout.take().context("no stdout pipe")?;
+        tokio::spawn(watch_stdout(stdout, output.clone(), announced));
+        let stderr = child.stderr.take().context("no stderr pipe")?;
+        tokio::spawn(collect(stderr, output.clone()));
+
+        let outcome = tokio::select! {
+            line = first_line => line.ok(),
+            status = child.wait() => {
+                // Let the readers drain what the process wrote before it died.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
+                return Err(NeverListened { reason: format!("it exited ({status})"), output: output.tail(20) }.into());
+            }
+            () = tokio::time::sleep(self.start_timeout) => None,
+        };
+        match outcome {
+            Some(line) => match line.strip_prefix("listening on ") {
+                Some(url) if url.starts_with("http://") => Ok(RunningServer {
+                    base_url: url.trim().to_owned(),
+                    child,
+                    output,
+                }),
+                _ => {
+                    kill_group(&child);
+                    Err(NeverListened {
+                        reason: format!("its first line on stdout was `{line}`"),
+                        output: output.tail(20),
+                    }
+                    .into())
+                }
+            },
+            None => {
+                kill_group(&child);
+                Err(NeverListened {
+                    reason: format!("nothing within {} s", self.start_timeout.as_secs_f32()),
+                    output: output.tail(20),
+                }
+                .into())
+            }
+        }
+    }
+
+    /// Runs `client <args>` to completion (killed after [`CLIENT_TIMEOUT`]).
+    pub async fn run_client(&self, args: &[&str]) -> anyhow::Result<ClientRun> {
+        let mut full = vec!["client"];
+        full.extend_from_slice(args);
+        let mut command = self.command(&full, &[]);
+        let child = command
+            .spawn()
+            .with_context(|| format!("cannot start `{}`", self.path.display()))?;
+        let pid = child.id();
+        match tokio::time::timeout(CLIENT_TIMEOUT, child.wait_with_output()).await {
+            Ok(output) => {
+                let output = output.context("cannot wait for the client")?;
+                Ok(ClientRun {
+                    success: output.status.success(),
+                    code: output.status.code(),
+                    stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+                    stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+                })
+            }
+            Err(_) => {
+                if let Some(pid) = pid {
+                    kill_pid_group(pid);
+                }
+                bail!(
+                    "the client did not finish within {} s",
+                    CLIENT_TIMEOUT.as_secs()
+                )
+            }
+        }
+    }
+
+    fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
+        let mut command = Command::new(&self.path);
+        command
+            .args(args)
+            .env_clear()
+            .envs(std::env::var_os("PATH").map(|path| ("PATH", path)))
+            .envs(env.iter().copied())
+            .current_dir(scratch_dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Its own process group, so everything it starts dies with it.
+            .process_group(0)
+            .kill_on_drop(true);
+        command
+    }
+}
+
+impl RunningServer {
+    /// `base_url` + `path`, e.g. `server.url("/mcp")`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// The last lines the server wrote, for error messages.
+    pub fn output_tail(&self) -> String {
+        self.output.tail(20)
+    }
+
+    /// Sends SIGTERM and waits for a clean exit (restart checks).
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(pid) = self.child.id() {
+            let pid = Pid::from_raw(i32::try_from(pid).context("pid out of range")?);
+            nix::sys::signal::kill(pid, Signal::SIGTERM).context("cannot signal the server")?;
+        }
+        let status = tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .context("the server did not stop within 10 s of SIGTERM")??;
+        if !status.success() {
+            bail!("the server exited with {status} on SIGTERM");
+        }
+        Ok(())
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        kill_group(&self.child);
+    }
+}
+
+fn kill_group(child: &Child) {
+    if let Some(pid) = child.id() {
+        kill_pid_group(pid);
+    }
+}
+
+fn kill_pid_group(pid: u32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        // The group may already be gone; nothing to do then.
+        let _ = nix::sys::signal::killpg(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+}
+
+/// A directory the lab may write into (e.g. lab 5's database), removed at
+/// exit of the checks process.
+fn scratch_dir() -> &'static Path {
+    static DIR: std::sync::OnceLock<Option<tempfile::TempDir>> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().ok())
+        .as_ref()
+        .map_or_else(|| Path::new("."), |dir| dir.path())
+}
+
+/// Hands the first stdout line to `first_line`, then keeps collecting.
+async fn watch_stdout(
+    stdout: impl AsyncRead + Unpin,
+    output: Output,
+    first_line: oneshot::Sender<String>,
+) {
+    let mut lines = BufReader::new(stdout).lines();
+    let mut first_line = Some(first_line);
+    while let Ok(Some(line)) = lines.next_line().await {
+        if let Some(sender) = first_line.take() {
+            let _ = sender.send(line.clone());
+        }
+        output.push(line);
+    }
+}
+
+async fn collect(stream: impl AsyncRead + Unpin, output: Output) {
+    let mut lines = BufReader::new(stream).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        output.push(line);
+    }
+}

@@ -1,0 +1,110 @@
+//! Raw HTTP requests, and how a reply is rendered for a snapshot.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use reqwest::{Method, StatusCode, header::HeaderMap};
+use serde_json::{Value, json};
+
+/// Longest body kept in an observation; a lab that answers with a whole MCP
+/// stream where a refusal was expected should not flood the diff.
+const MAX_BODY: usize = 1200;
+
+/// A reply as a check sees it.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+/// A JSON-RPC `initialize` request, the first thing an MCP client sends.
+pub fn initialize_request() -> Value {
+    json!({
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": { "name": "lab-checks", "version": "1.0.0" }
+        }
+    })
+}
+
+/// POSTs an MCP `initialize` to `url` with an optional `Authorization` value
+/// sent exactly as given.
+pub async fn post_initialize(url: &str, authorization: Option<&str>) -> anyhow::Result<Reply> {
+    let mut headers = vec![("accept", "application/json, text/event-stream")];
+    if let Some(value) = authorization {
+        headers.push(("authorization", value));
+    }
+    send(Method::POST, url, &headers, Some(initialize_request())).await
+}
+
+/// Sends one request and reads the whole reply.
+pub async fn send(
+    method: Method,
+    url: &str,
+    headers: &[(&str, &str)],
+    json_body: Option<Value>,
+) -> anyhow::Result<Reply> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .context("cannot build an HTTP client")?;
+    let mut request = client.request(method.clone(), url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    if let Some(body) = json_body {
+        request = request.json(&body);
+    }
+    let response = request
+        .send()
+        .await
+        .with_context(|| format!("{method} {} failed", crate::redact::ports(url)))?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.text().await.unwrap_or_default();
+    Ok(Reply {
+        status,
+        headers,
+        body,
+    })
+}
+
+impl Reply {
+    /// The status line, the named headers (`-` when absent) and the body
+    /// (pretty-printed when it is JSON), one per line.
+    pub fn render(&self, headers: &[&str]) -> String {
+        let mut out = format!("status: {}\n", self.status);
+        for name in headers {
+            let value = self.headers.get(*name).map_or("-".into(), |v| {
+                String::from_utf8_lossy(v.as_bytes()).into_owned()
+            });
+            out.push_str(&format!("{name}: {value}\n"));
+        }
+        out.push_str(&format!("body: {}", self.rendered_body()));
+        out
+    }
+
+    /// The body as JSON, when it is.
+    pub fn json(&self) -> Option<Value> {
+        serde_json::from_str(&self.body).ok()
+    }
+
+    fn rendered_body(&self) -> String {
+        if self.body.is_empty() {
+            return "(empty)".into();
+        }
+        if let Some(json) = self.json() {
+            return serde_json::to_string_pretty(&json).unwrap_or_default();
+        }
+        let mut body: String = self.body.chars().take(MAX_BODY).collect();
+        if body.len() < self.body.len() {
+            body.push_str("\n… (cut)");
+        }
+        body
+    }
+}

@@ -1,0 +1,125 @@
+//! Runs a lab's checks in order and judges each against its snapshot.
+
+use std::{
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+use insta::internals::TextSnapshotContents;
+use labs_meta::report::{CheckResult, Event};
+
+use crate::{CheckFn, LabBinary, harness::NeverListened};
+
+/// How long one check may take before it counts as failed.
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where a check's snapshot lives: `tests/snapshots/<lab>/<check>.snap`.
+pub fn snapshot_dir(lab: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("snapshots")
+        .join(lab)
+}
+
+/// Runs the `ids` of `lab` (already in order) against `bin`, handing each
+/// event to `emit` as soon as it is known. First the RUN stage: when the
+/// server does not come up, that is the only event.
+pub async fn run(lab: &str, bin: &LabBinary, ids: &[String], mut emit: impl FnMut(Event)) {
+    match bin.start_server().await {
+        Ok(server) => drop(server),
+        Err(e) => {
+            let event = match e.downcast::<NeverListened>() {
+                Ok(never) => Event::NeverListened {
+                    reason: never.reason,
+                    output: never.output,
+                },
+                Err(e) => Event::NeverListened {
+                    reason: format!("{e:#}"),
+                    output: String::new(),
+                },
+            };
+            emit(event);
+            return;
+        }
+    }
+    let checks = crate::checks_of(lab).unwrap_or_default();
+    for id in ids {
+        let check = checks.iter().find(|(name, _)| name == id).map(|(_, f)| *f);
+        emit(Event::Check(run_one(lab, id, check, bin).await));
+    }
+}
+
+async fn run_one(lab: &str, id: &str, check: Option<CheckFn>, bin: &LabBinary) -> CheckResult {
+    let started = Instant::now();
+    let observed = match check {
+        None => Err(format!("the checks crate has no check `{id}` for {lab}")),
+        Some(check) => match tokio::time::timeout(CHECK_TIMEOUT, check(bin)).await {
+            Ok(Ok(observation)) => Ok(observation),
+            Ok(Err(e)) => Err(format!("{e:#}")),
+            Err(_) => Err(format!(
+                "no answer within {} s (is a handler stuck?)",
+                CHECK_TIMEOUT.as_secs()
+            )),
+        },
+    };
+    let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let mut result = CheckResult {
+        id: id.to_owned(),
+        passed: false,
+        expected: None,
+        actual: None,
+        diff: None,
+        error: None,
+        millis,
+    };
+    let expected = load_snapshot(lab, id);
+    match (observed, expected) {
+        (Err(error), expected) => {
+            result.error = Some(error);
+            result.expected = expected.ok();
+        }
+        (Ok(actual), Err(error)) => {
+            result.error = Some(error);
+            result.actual = Some(actual);
+        }
+        (Ok(actual), Ok(expected)) => {
+            let actual = normalize(&actual);
+            result.passed = actual == expected;
+            if !result.passed {
+                result.diff = Some(diff(&expected, &actual));
+            }
+            result.expected = Some(expected);
+            result.actual = Some(actual);
+        }
+    }
+    result
+}
+
+/// The snapshot's contents, normalized as insta compares them.
+pub fn load_snapshot(lab: &str, id: &str) -> Result<String, String> {
+    let path = snapshot_dir(lab).join(format!("{id}.snap"));
+    let snapshot = insta::Snapshot::from_file(&path).map_err(|e| {
+        format!(
+            "no usable snapshot at `{}` ({e}); maintainers record it with `cargo insta test -p checks --test suite` and `cargo insta review`",
+            path.display()
+        )
+    })?;
+    snapshot
+        .as_text()
+        .map(ToString::to_string)
+        .ok_or_else(|| format!("`{}` is not a text snapshot", path.display()))
+}
+
+/// An observation normalized as insta normalizes file snapshots (trailing
+/// whitespace trimmed, CRLF → LF), so "equal" means what insta means.
+pub fn normalize(observation: &str) -> String {
+    TextSnapshotContents::new(observation.to_owned(), insta::TextSnapshotKind::File).to_string()
+}
+
+/// A unified diff, `-` for expected and `+` for actual.
+pub fn diff(expected: &str, actual: &str) -> String {
+    similar::TextDiff::from_lines(expected, actual)
+        .unified_diff()
+        .context_radius(3)
+        .header("expected", "actual")
+        .to_string()
+}

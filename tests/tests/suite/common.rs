@@ -1,0 +1,76 @@
+//! Helpers shared by the suite's modules.
+
+use std::{collections::HashMap, path::PathBuf, sync::Mutex};
+
+use checks::{LabBinary, runner};
+use labs_meta::{Catalog, report::Event};
+
+/// The catalogue, as the runner reads it.
+pub fn catalog() -> Catalog {
+    Catalog::load(&checks::repo_root().join("labs.toml")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Builds a workspace binary (once per test run) and returns its path.
+pub fn binary(package: &str) -> PathBuf {
+    static BUILT: Mutex<Option<HashMap<String, PathBuf>>> = Mutex::new(None);
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    let built = built.get_or_insert_with(HashMap::new);
+    if let Some(path) = built.get(package) {
+        return path.clone();
+    }
+    let run = escargot::CargoBuild::new()
+        .manifest_path(checks::repo_root().join("Cargo.toml"))
+        .package(package)
+        .bin(package)
+        .run()
+        .unwrap_or_else(|e| panic!("cannot build `{package}`: {e}"));
+    let path = run.path().to_path_buf();
+    built.insert(package.to_owned(), path.clone());
+    path
+}
+
+pub fn lab_binary(package: &str) -> LabBinary {
+    LabBinary::new(binary(package))
+}
+
+/// Runs every check of `lab` against its solution and asserts each
+/// observation with insta, so a changed behaviour shows up as a snapshot
+/// to review (`cargo insta review`).
+pub async fn assert_solution_matches_snapshots(lab: &str) {
+    let bin = lab_binary(&format!("{lab}-solution"));
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(runner::snapshot_dir(lab));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    let _scope = settings.bind_to_scope();
+    let checks = checks::checks_of(lab).unwrap_or_else(|| panic!("no checks for {lab}"));
+    for (id, check) in checks {
+        let observation = check(&bin)
+            .await
+            .unwrap_or_else(|e| panic!("{lab}/{id} could not observe the solution: {e:#}"));
+        insta::assert_snapshot!(*id, observation);
+    }
+}
+
+/// Runs `lab`'s checks through the runner against `package` and returns the
+/// ids of the failed ones, in order. Panics when the server never started.
+pub async fn failed_checks(lab: &str, package: &str) -> Vec<String> {
+    let bin = lab_binary(package);
+    let ids: Vec<String> = catalog()
+        .lab(lab)
+        .unwrap_or_else(|| panic!("no {lab} in labs.toml"))
+        .checks
+        .iter()
+        .map(|c| c.id.clone())
+        .collect();
+    let mut failed = Vec::new();
+    runner::run(lab, &bin, &ids, |event| match event {
+        Event::NeverListened { reason, output } => {
+            panic!("{package} never listened: {reason}\n{output}")
+        }
+        Event::Check(result) if !result.passed => failed.push(result.id),
+        Event::Check(_) => {}
+    })
+    .await;
+    failed
+}
