@@ -21,13 +21,15 @@ import asyncio
 import json
 import logging
 import sys
+import warnings
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, NoReturn
 
-import httpx2
+import httpx
 from mcp import ClientSession
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.exceptions import MCPError
+from mcp.client.streamable_http import streamablehttp_client
+from mcp.shared.exceptions import McpError
 
 EXIT_FAILURE = 1
 EXIT_REFUSED = 3
@@ -68,18 +70,33 @@ class Outcome:
 class _AuthWatch:
     """Remembers the first 401/403 the MCP endpoint sent back.
 
-    mcp 2.x does not raise httpx2.HTTPStatusError for a 4xx: the transport
-    turns it into a generic JSON-RPC error ("Server returned an error
-    response"), so the status is only visible from an httpx2 response hook.
+    With mcp 1.x a 401/403 surfaces as httpx.HTTPStatusError raised in one of
+    the transport's tasks, so it reaches us wrapped in (nested) exception
+    groups, sometimes only as a cancellation of the pending request. An httpx
+    response hook (installed through streamablehttp_client's
+    httpx_client_factory) sees the status however the SDK reports it; the
+    exception groups are still unwrapped as a fallback.
     """
 
     status: int | None = None
     www_authenticate: str | None = None
 
-    async def on_response(self, response: httpx2.Response) -> None:
+    async def on_response(self, response: httpx.Response) -> None:
         if self.status is None and response.status_code in (401, 403):
             self.status = response.status_code
             self.www_authenticate = response.headers.get("www-authenticate")
+
+    def client_factory(
+        self,
+        headers: dict[str, str] | None = None,
+        timeout: httpx.Timeout | None = None,
+        auth: httpx.Auth | None = None,
+    ) -> httpx.AsyncClient:
+        """An mcp `McpHttpClientFactory` (what streamablehttp_client calls with its
+        headers/timeout/auth): the client the SDK would build, plus our response hook."""
+        return httpx.AsyncClient(
+            headers=headers, timeout=timeout, auth=auth, event_hooks={"response": [self.on_response]}
+        )
 
 
 class _QuietSuccessfulTermination(logging.Filter):
@@ -91,6 +108,9 @@ class _QuietSuccessfulTermination(logging.Filter):
 
 
 logging.getLogger("mcp.client.streamable_http").addFilter(_QuietSuccessfulTermination())
+# streamablehttp_client is the course's (mcp 1.x) API, used on purpose: keep its
+# DeprecationWarning off stderr even when warnings are enabled (-W default).
+warnings.filterwarnings("ignore", message="Use `streamable_http_client` instead", category=DeprecationWarning)
 
 
 def die(message: str, exit_code: int = EXIT_FAILURE) -> NoReturn:
@@ -122,41 +142,41 @@ def _first_text(result: Any) -> str:
         first = result.content[0]
         text = getattr(first, "text", None)
         return text if text is not None else f"<{first.type} content>"
-    if result.structured_content is not None:
-        return json.dumps(result.structured_content, sort_keys=True)
+    if result.structuredContent is not None:
+        return json.dumps(result.structuredContent, sort_keys=True)
     return "<no content>"
 
 
 async def _session(url: str, token: str | None, tool: str, args: dict[str, Any], timeout: float) -> Outcome:
     watch = _AuthWatch()
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    http = httpx2.AsyncClient(
-        headers=headers,
-        timeout=httpx2.Timeout(timeout),
-        event_hooks={"response": [watch.on_response]},
-    )
+    headers = {"Authorization": f"Bearer {token}"} if token else None
     try:
-        async with http, streamable_http_client(url, http_client=http) as (read, write):
-            async with ClientSession(read, write, read_timeout_seconds=timeout) as session:
+        # The course's mcp 1.x call, plus a client factory that adds the 401/403 hook.
+        async with streamablehttp_client(
+            url, headers=headers, timeout=timeout, httpx_client_factory=watch.client_factory
+        ) as (read, write, _):
+            async with ClientSession(read, write, read_timeout_seconds=timedelta(seconds=timeout)) as session:
                 init = await session.initialize()
-                server = f"{init.server_info.name} {init.server_info.version} (protocol {init.protocol_version})"
+                server = f"{init.serverInfo.name} {init.serverInfo.version} (protocol {init.protocolVersion})"
                 tools = sorted(t.name for t in (await session.list_tools()).tools)
                 try:
                     result = await session.call_tool(tool, args)
-                except MCPError as e:
+                except McpError as e:
                     if watch.status is not None:
                         raise
-                    return Outcome(server, tools, "rpc error", f"code {e.code}: {e.message}")
-                return Outcome(server, tools, "error" if result.is_error else "result", _first_text(result))
-    except Exception as exc:  # often an ExceptionGroup from the SDK's task groups
+                    return Outcome(server, tools, "rpc error", f"code {e.error.code}: {e.error.message}")
+                return Outcome(server, tools, "error" if result.isError else "result", _first_text(result))
+    except Exception as exc:  # usually an ExceptionGroup from the SDK's task groups
         if watch.status is not None:
             raise Refused(watch.status, watch.www_authenticate) from exc
-        for leaf in _leaves(exc):
-            if isinstance(leaf, httpx2.HTTPStatusError) and leaf.response.status_code in (401, 403):
+        leaves = _leaves(exc)
+        for leaf in leaves:
+            if isinstance(leaf, httpx.HTTPStatusError) and leaf.response.status_code in (401, 403):
                 raise Refused(leaf.response.status_code, leaf.response.headers.get("www-authenticate")) from exc
-            if isinstance(leaf, MCPError):
-                raise ClientFailure(f"rpc error: code {leaf.code}: {leaf.message}", EXIT_RPC_ERROR) from exc
-            if isinstance(leaf, httpx2.HTTPError):
+        for leaf in leaves:
+            if isinstance(leaf, McpError):
+                raise ClientFailure(f"rpc error: code {leaf.error.code}: {leaf.error.message}", EXIT_RPC_ERROR) from exc
+            if isinstance(leaf, httpx.HTTPError):
                 raise ClientFailure(f"failed: HTTP error talking to {url}: {leaf!r}") from exc
         raise ClientFailure(f"failed: MCP session with {url}: {exc!r}") from exc
 
@@ -190,8 +210,8 @@ def run_and_report(url: str, token: str | None, tool: str, args: dict[str, Any],
 def post_json(url: str, body: dict[str, Any], timeout: float = 30.0) -> tuple[int, Any]:
     """POST a JSON body; return (status, parsed JSON body or raw text)."""
     try:
-        response = httpx2.post(url, json=body, timeout=timeout)
-    except httpx2.HTTPError as e:
+        response = httpx.post(url, json=body, timeout=timeout)
+    except httpx.HTTPError as e:
         raise ClientFailure(f"failed: POST {url}: {e!r}") from e
     try:
         return response.status_code, response.json()

@@ -16,7 +16,7 @@ VENV="$ROOT/target/interop-venv"
 STAMP="$VENV/.interop-requirements.txt"
 PY="${INTEROP_PYTHON:-python3}"
 # Cheap health check (importing mcp itself costs ~1 s).
-CHECK='import importlib.util as u, sys; sys.exit(any(u.find_spec(m) is None for m in ("mcp", "jwt", "httpx2")))'
+CHECK='import importlib.util as u, sys; sys.exit(any(u.find_spec(m) is None for m in ("mcp", "jwt", "httpx")))'
 
 die() { echo "interop setup: error: $*" >&2; exit 1; }
 
@@ -37,7 +37,7 @@ fi
 
 command -v "$PY" >/dev/null 2>&1 || die "'$PY' not found; install Python 3.11+ or set INTEROP_PYTHON"
 "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
-    || die "$("$PY" -V 2>&1) is too old: the pinned mcp/httpx2 need Python 3.11+ (set INTEROP_PYTHON)"
+    || die "$("$PY" -V 2>&1) is too old: the interop scripts need Python 3.11+ (set INTEROP_PYTHON)"
 
 echo "interop setup: building $VENV with $("$PY" -V 2>&1)"
 rm -rf "$VENV"
@@ -45,7 +45,7 @@ rm -rf "$VENV"
     || die "'$PY -m venv' failed (on Debian/Ubuntu: apt-get install python3-venv)"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input -r "$REQ" \
     || die "pip install -r $REQ failed (is PyPI reachable?)"
-"$VENV/bin/python" -c 'import mcp, jwt, httpx2' \
-    || die "the venv was installed but cannot import mcp/jwt/httpx2"
+"$VENV/bin/python" -c 'import mcp, jwt, httpx' \
+    || die "the venv was installed but cannot import mcp/jwt/httpx"
 cp "$REQ" "$STAMP"
-echo "interop setup: installed $("$VENV/bin/python" -m pip freeze --disable-pip-version-check | grep -iE '^(mcp|pyjwt|httpx2)==' | paste -sd' ')"
+echo "interop setup: installed $("$VENV/bin/python" -m pip freeze --disable-pip-version-check | grep -iE '^(mcp|pyjwt|httpx)==' | paste -sd' ')"

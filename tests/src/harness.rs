@@ -111,7 +111,11 @@ impl LabBinary {
                 // Let the readers drain what the process wrote before it died.
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
-                return Err(NeverListened { reason: format!("it exited ({status})"), output: output.tail(20) }.into());
+                return Err(NeverListened {
+                    reason: format!("the server exited ({status}) before printing `listening on http://HOST:PORT`"),
+                    output: output.tail(20),
+                }
+                .into());
             }
             () = tokio::time::sleep(self.start_timeout) => None,
         };
@@ -125,7 +129,9 @@ impl LabBinary {
                 _ => {
                     kill_group(&child);
                     Err(NeverListened {
-                        reason: format!("its first line on stdout was `{line}`"),
+                        reason: format!(
+                            "the server's first line on stdout was `{line}`, not `listening on http://HOST:PORT`"
+                        ),
                         output: output.tail(20),
                     }
                     .into())

@@ -117,7 +117,9 @@ pub fn normalize(observation: &str) -> String {
 
 /// A unified diff, `-` for expected and `+` for actual.
 pub fn diff(expected: &str, actual: &str) -> String {
-    similar::TextDiff::from_lines(expected, actual)
+    // Both end in a newline, so the diff has no "No newline at end of file".
+    let (expected, actual) = (format!("{expected}\n"), format!("{actual}\n"));
+    similar::TextDiff::from_lines(&expected, &actual)
         .unified_diff()
         .context_radius(3)
         .header("expected", "actual")

@@ -1,1 +1,91 @@
-fn main() {}
+//! The kit's runner, following the cargo-xtask convention
+//! (<https://github.com/matklad/cargo-xtask>): `cargo xtask <command>`.
+//!
+//! - `check`: build a lab, run its checks, print the checklist ([`check`], [`report`]).
+//! - `list`: every lab with its status from the last check ([`status`]).
+//! - `hint`: hints from vague to concrete.
+//!
+//! A student's failure is data (an [`check::Outcome`]); an `Err` means the
+//! runner itself could not work.
+
+mod build;
+mod check;
+mod report;
+mod status;
+mod style;
+
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use labs_meta::{Catalog, Lab};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Run, check and grade the mcp-auth-labs")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build a lab, run its checks and print what is still wrong.
+    Check(check::CheckArgs),
+    /// List the labs with the result of their last check.
+    List,
+    /// Show a hint for a lab; higher levels are more concrete.
+    Hint {
+        /// The lab, e.g. lab1.
+        lab: String,
+        /// 1 is a nudge, the last level nearly gives the answer.
+        #[arg(long, default_value_t = 1)]
+        level: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let root = project_root();
+    let catalog = Catalog::load(&root.join("labs.toml")).map_err(anyhow::Error::msg)?;
+    match cli.command {
+        Command::Check(args) => check::run(&root, &catalog, &args),
+        Command::List => {
+            status::print_list(&root, &catalog);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Hint { lab, level } => {
+            let lab = find_lab(&catalog, &lab)?;
+            report::print_hint(lab, level);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The repository root, wherever `cargo xtask` is run from.
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// The lab named `id`, or an error listing the ones that exist.
+fn find_lab<'a>(catalog: &'a Catalog, id: &str) -> anyhow::Result<&'a Lab> {
+    catalog.lab(id).with_context(|| {
+        let known: Vec<&str> = catalog.labs.iter().map(|lab| lab.id.as_str()).collect();
+        format!("there is no lab `{id}`; the labs are: {}", known.join(", "))
+    })
+}

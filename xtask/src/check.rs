@@ -1,0 +1,210 @@
+//! `cargo xtask check`: locate → build → run the checks → verdict.
+//!
+//! **Invariant:** this module never prints; `report` renders what it
+//! returns. Nothing is written into the lab's folder.
+
+use std::{
+    io::{BufRead, BufReader, Read},
+    path::{Path, PathBuf},
+    process::{Command, ExitCode, Stdio},
+};
+
+use anyhow::Context;
+use labs_meta::{
+    Catalog, Lab,
+    report::{CheckResult, Event},
+};
+
+use crate::{
+    build::{self, Built},
+    report, status, style,
+};
+
+#[derive(clap::Args)]
+pub struct CheckArgs {
+    /// The lab to check, e.g. lab1.
+    pub lab: String,
+    /// Check the reference solution instead of your starter.
+    #[arg(long)]
+    pub solution: bool,
+    /// Check the lab crate in DIR instead of labs/<lab>-<slug>.
+    #[arg(long, value_name = "DIR", conflicts_with = "solution")]
+    pub path: Option<PathBuf>,
+    /// Seconds the server gets to print `listening on`.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub start_timeout: f64,
+}
+
+/// Which crate is judged.
+pub enum Source {
+    Starter,
+    Solution,
+    /// A lab crate outside the workspace (a runner fixture, a submission).
+    Dir(PathBuf),
+}
+
+/// The verdict of one `check` run.
+pub enum Outcome {
+    /// BUILD: the lab does not compile.
+    BuildFailed { compiler: String },
+    /// RUN: the server never announced `listening on`.
+    NeverListened { reason: String, output: String },
+    /// CHECK: one result per check, in catalogue order.
+    Checked(Vec<CheckResult>),
+}
+
+impl Outcome {
+    pub fn passed(&self) -> usize {
+        match self {
+            Outcome::Checked(results) => results.iter().filter(|r| r.passed).count(),
+            _ => 0,
+        }
+    }
+}
+
+pub fn run(root: &Path, catalog: &Catalog, args: &CheckArgs) -> anyhow::Result<ExitCode> {
+    let lab = crate::find_lab(catalog, &args.lab)?;
+    let source = match (&args.path, args.solution) {
+        (Some(dir), _) => Source::Dir(dir.clone()),
+        (None, true) => Source::Solution,
+        (None, false) => Source::Starter,
+    };
+    let options = Options {
+        start_timeout: args.start_timeout,
+        colour: style::compiler_colour(),
+    };
+    let mut live = report::Live::new(lab);
+    let outcome = judge(root, lab, &source, &options, |event| live.event(event))?;
+    live.finish(&outcome);
+    if matches!(source, Source::Starter) {
+        status::record(root, lab, outcome.passed());
+    }
+    let all = outcome.passed() == lab.checks.len();
+    Ok(if all {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+pub struct Options {
+    pub start_timeout: f64,
+    pub colour: bool,
+}
+
+/// Builds `source` and runs `lab`'s checks against it, handing each event to
+/// `on_event` as it happens (the live checklist).
+pub fn judge(
+    root: &Path,
+    lab: &Lab,
+    source: &Source,
+    options: &Options,
+    mut on_event: impl FnMut(Progress<'_>),
+) -> anyhow::Result<Outcome> {
+    let checks_bin = match build::build(root, &build::Target::Package("checks"), false)? {
+        Built::Binary(path) => path,
+        Built::Failed { compiler } => {
+            anyhow::bail!("the kit's checks crate does not build:\n{compiler}")
+        }
+    };
+
+    let package = lab.package(matches!(source, Source::Solution));
+    on_event(Progress::Building(&package));
+    let manifest;
+    let outside_target;
+    let target = match source {
+        Source::Dir(dir) => {
+            manifest = dir.join("Cargo.toml");
+            // One target dir per folder: cargo identifies a path package by
+            // its path relative to its workspace, so two outside labs named
+            // `lab1` would otherwise overwrite each other's build.
+            let name = dir
+                .file_name()
+                .map_or("lab".into(), |n| n.to_string_lossy());
+            outside_target = root.join("target").join("outside").join(name.as_ref());
+            build::Target::Manifest {
+                path: &manifest,
+                target_dir: &outside_target,
+            }
+        }
+        _ => build::Target::Package(&package),
+    };
+    let lab_bin = match build::build(root, &target, options.colour)? {
+        Built::Binary(path) => path,
+        Built::Failed { compiler } => return Ok(Outcome::BuildFailed { compiler }),
+    };
+    on_event(Progress::Built);
+
+    run_checks(&checks_bin, &lab_bin, lab, options, on_event)
+}
+
+/// Steps of a run, for the live checklist.
+pub enum Progress<'a> {
+    Building(&'a str),
+    Built,
+    Event(&'a Event),
+}
+
+fn run_checks(
+    checks_bin: &Path,
+    lab_bin: &Path,
+    lab: &Lab,
+    options: &Options,
+    mut on_event: impl FnMut(Progress<'_>),
+) -> anyhow::Result<Outcome> {
+    let mut child = Command::new(checks_bin)
+        .arg("--lab")
+        .arg(&lab.id)
+        .arg("--bin")
+        .arg(lab_bin)
+        .arg("--start-timeout")
+        .arg(options.start_timeout.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot run `{}`", checks_bin.display()))?;
+    let mut stderr = child.stderr.take().context("no stderr pipe")?;
+    let stderr_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+
+    let mut results = Vec::new();
+    let stdout = child.stdout.take().context("no stdout pipe")?;
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        let Some(event) = Event::parse(&line) else {
+            continue;
+        };
+        on_event(Progress::Event(&event));
+        match event {
+            Event::NeverListened { reason, output } => {
+                let _ = child.wait();
+                return Ok(Outcome::NeverListened { reason, output });
+            }
+            Event::Check(result) => results.push(result),
+        }
+    }
+    let status = child.wait().context("cannot wait for the checks")?;
+    let stderr = stderr_reader.join().unwrap_or_default();
+
+    // A check binary that died mid-run leaves the rest unjudged: they fail.
+    for check in &lab.checks[results.len().min(lab.checks.len())..] {
+        let result = CheckResult {
+            id: check.id.clone(),
+            passed: false,
+            expected: None,
+            actual: None,
+            diff: None,
+            error: Some(format!(
+                "the checks stopped before this one ({status}): {}",
+                stderr.trim()
+            )),
+            millis: 0,
+        };
+        on_event(Progress::Event(&Event::Check(result.clone())));
+        results.push(result);
+    }
+    Ok(Outcome::Checked(results))
+}
