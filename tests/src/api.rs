@@ -42,7 +42,10 @@ pub async fn get_with(server: &RunningServer, path: &str, token: &str) -> anyhow
 
 /// Logs `user` in and returns the pair, failing unless the reply is a 200
 /// with two string tokens.
-pub async fn login(server: &RunningServer, (username, password): (&str, &str)) -> anyhow::Result<Pair> {
+pub async fn login(
+    server: &RunningServer,
+    (username, password): (&str, &str),
+) -> anyhow::Result<Pair> {
     let reply = post(
         server,
         "/login",
@@ -80,10 +83,9 @@ pub fn pair(reply: &Reply) -> anyhow::Result<Pair> {
 pub fn render_redacted(reply: &Reply, headers: &[&str]) -> String {
     let mut out = format!("status: {}\n", reply.status);
     for name in headers {
-        let value = reply
-            .headers
-            .get(*name)
-            .map_or("-".into(), |v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let value = reply.headers.get(*name).map_or("-".into(), |v| {
+            String::from_utf8_lossy(v.as_bytes()).into_owned()
+        });
         out.push_str(&format!("{name}: {value}\n"));
     }
     let body = match reply.json() {

@@ -140,7 +140,10 @@ impl LabBinary {
             None => {
                 kill_group(&child);
                 Err(NeverListened {
-                    reason: format!("nothing within {} s", self.start_timeout.as_secs_f32()),
+                    reason: format!(
+                        "the server did not print `listening on http://HOST:PORT` within {} s",
+                        self.start_timeout.as_secs_f32()
+                    ),
                     output: output.tail(20),
                 }
                 .into())

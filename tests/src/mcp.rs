@@ -22,14 +22,26 @@ pub async fn session(
     authorization: Option<&str>,
     calls: &[(&str, Value)],
 ) -> anyhow::Result<String> {
-    let mut config = StreamableHttpClientTransportConfig::with_uri(url);
-    if let Some(value) = authorization {
+    let headers: Vec<(&str, &str)> = authorization
+        .map(|value| (AUTHORIZATION.as_str(), value))
+        .into_iter()
+        .collect();
+    session_with_headers(url, &headers, calls).await
+}
+
+/// [`session`] sending each of `headers` verbatim on every request.
+pub async fn session_with_headers(
+    url: &str,
+    headers: &[(&str, &str)],
+    calls: &[(&str, Value)],
+) -> anyhow::Result<String> {
+    let mut custom = HashMap::<HeaderName, HeaderValue>::new();
+    for (name, value) in headers {
+        let name = HeaderName::from_bytes(name.as_bytes()).context("not a valid header name")?;
         let value = HeaderValue::from_str(value).context("not a valid header value")?;
-        config = config.custom_headers(HashMap::<HeaderName, HeaderValue>::from([(
-            AUTHORIZATION,
-            value,
-        )]));
+        custom.insert(name, value);
     }
+    let config = StreamableHttpClientTransportConfig::with_uri(url).custom_headers(custom);
     let transport = StreamableHttpClientTransport::from_config(config);
     let client = match ().serve(transport).await {
         Ok(client) => client,
