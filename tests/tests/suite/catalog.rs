@@ -103,8 +103,6 @@ fn every_lab_has_a_walkthrough() {
         let page = fs::read_to_string(root.join(lab.docs_page()))
             .unwrap_or_else(|e| panic!("{}: {e}", lab.docs_page()));
         for check in &lab.checks {
-            let anchor = format!("## {}", check.docs.replace('-', " "));
-            let _ = anchor;
             assert!(
                 headings(&page).contains(&check.docs),
                 "{}: check {} points at #{}, which is not a heading",
@@ -146,4 +144,37 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// `docs/README.md` lists the labs from `labs.toml`, between two markers.
+/// `UPDATE_DOCS=1 cargo test -p checks --test suite docs_index` rewrites it.
+#[test]
+fn docs_index_lists_every_lab() {
+    const BEGIN: &str = "<!-- labs: generated from labs.toml -->";
+    const END: &str = "<!-- end of labs -->";
+    let path = checks::repo_root().join("docs/README.md");
+    let page = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let (Some(start), Some(end)) = (page.find(BEGIN), page.find(END)) else {
+        panic!("docs/README.md lacks the `{BEGIN}` … `{END}` markers");
+    };
+    let mut table = String::from("\n| lab | walkthrough | checks | points |\n|---|---|---|---|\n");
+    for lab in common::catalog().labs {
+        let page = lab.docs_page();
+        let file = page.trim_start_matches("docs/");
+        table.push_str(&format!(
+            "| {} | [{}]({file}) | {} | {} |\n",
+            lab.id,
+            lab.title,
+            lab.checks.len(),
+            lab.total_points()
+        ));
+    }
+    let expected = format!("{}{BEGIN}{table}{END}{}", &page[..start], &page[end + END.len()..]);
+    if expected != page {
+        if std::env::var_os("UPDATE_DOCS").is_some() {
+            fs::write(&path, expected).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        } else {
+            panic!("docs/README.md is out of date with labs.toml; run `UPDATE_DOCS=1 cargo test -p checks --test suite docs_index`");
+        }
+    }
 }
