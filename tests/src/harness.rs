@@ -155,7 +155,14 @@ impl LabBinary {
     pub async fn run_client(&self, args: &[&str]) -> anyhow::Result<ClientRun> {
         let mut full = vec!["client"];
         full.extend_from_slice(args);
-        let mut command = self.command(&full, &[]);
+        self.run(&full, &[]).await
+    }
+
+    /// Runs the binary with `args` (any subcommand, e.g. lab 2's `mint`) and
+    /// exactly the given environment, to completion (killed after
+    /// [`CLIENT_TIMEOUT`]).
+    pub async fn run(&self, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<ClientRun> {
+        let mut command = self.command(args, env);
         let child = command
             .spawn()
             .with_context(|| format!("cannot start `{}`", self.path.display()))?;

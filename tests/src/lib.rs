@@ -18,13 +18,16 @@
 //! **Invariant:** snapshots are keyed by lab and check id
 //! (`snapshots/<lab>/<check>.snap`), never by crate name.
 
+pub mod api;
 pub mod harness;
 pub mod http;
 pub mod lab1;
+pub mod lab2;
 pub mod mcp;
 pub mod recorder;
 pub mod redact;
 pub mod runner;
+pub mod tokens;
 
 use std::{future::Future, pin::Pin};
 
@@ -49,6 +52,7 @@ pub(crate) use checks;
 pub fn checks_of(lab: &str) -> Option<&'static [(&'static str, CheckFn)]> {
     match lab {
         "lab1" => Some(lab1::CHECKS),
+        "lab2" => Some(lab2::CHECKS),
         _ => None,
     }
 }

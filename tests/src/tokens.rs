@@ -116,3 +116,98 @@ pub fn permissions_of(token: &str) -> anyhow::Result<String> {
         .get("permissions")
         .map_or_else(|| "(no permissions claim)".to_owned(), Value::to_string))
 }
+
+/// Claims for the checks' demo user, issued now and valid for `ttl` seconds
+/// (negative: already expired), as an object to adjust per case.
+pub fn demo_claims(ttl: i64) -> serde_json::Map<String, Value> {
+    let now = now();
+    let claims = serde_json::json!({
+        "sub": "42", "name": "Jane Doe", "iat": now, "exp": now + ttl,
+    });
+    claims.as_object().cloned().unwrap_or_default()
+}
+
+/// Signs `claims` with `alg` (an HMAC algorithm) and `secret`.
+pub fn sign(
+    claims: &serde_json::Map<String, Value>,
+    alg: Algorithm,
+    secret: &str,
+) -> anyhow::Result<String> {
+    let key = EncodingKey::from_secret(secret.as_bytes()).context("bad secret")?;
+    jsonwebtoken::encode(&Header::new(alg), claims, &key).context("cannot sign")
+}
+
+/// `claims` signed the way a server that knows [`JWT_SECRET`] would.
+pub fn hs256(claims: &serde_json::Map<String, Value>) -> anyhow::Result<String> {
+    sign(claims, Algorithm::HS256, JWT_SECRET)
+}
+
+/// An unsigned token (`"alg":"none"`, empty signature), the classic forgery.
+pub fn unsigned(claims: &serde_json::Map<String, Value>) -> String {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+    let payload = URL_SAFE_NO_PAD.encode(Value::Object(claims.clone()).to_string());
+    format!("{header}.{payload}.")
+}
+
+/// A token as a snapshot shows it, without anything that changes between
+/// runs: the header, the claim names, the values of the stable claims, the
+/// lifetime `exp - iat`, whether `iat` is now, and whether the signature
+/// verifies with [`JWT_SECRET`].
+pub fn describe(token: &str) -> String {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    if !is_jwt(token) {
+        return format!("not a JWT: {}", shape(token));
+    }
+    let part = |i: usize| -> Option<serde_json::Map<String, Value>> {
+        let bytes = URL_SAFE_NO_PAD.decode(token.split('.').nth(i)?).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    };
+    let (Some(header), Some(payload)) = (part(0), part(1)) else {
+        return "three parts, but the header or payload is not base64url JSON".to_owned();
+    };
+    // serde_json's map is ordered by key unless `preserve_order` is on: sort
+    // explicitly so a feature flag elsewhere cannot reorder a snapshot.
+    let sorted = |map: &serde_json::Map<String, Value>| {
+        let map: std::collections::BTreeMap<_, _> = map.iter().collect();
+        serde_json::to_string(&map).unwrap_or_default()
+    };
+    let verdict = match claims(token) {
+        Ok(_) => "valid with JWT_SECRET".to_owned(),
+        Err(e) => format!("{e:#}"),
+    };
+    format!(
+        "header: {}\n{}\nsignature: {verdict}",
+        sorted(&header),
+        describe_claims(&payload)
+    )
+}
+
+/// Claims as a snapshot shows them: their names, the values of the stable
+/// ones, `exp - iat` and whether `iat` is now; never a raw timestamp.
+pub fn describe_claims(payload: &serde_json::Map<String, Value>) -> String {
+    let mut names: Vec<&str> = payload.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    let mut out = format!("claims: {}\n", names.join(", "));
+    for name in &names {
+        match *name {
+            "iat" | "exp" | "nbf" => {}
+            "jti" => out.push_str("jti: <unique id>\n"),
+            _ => out.push_str(&format!("{name}: {}\n", payload[*name])),
+        }
+    }
+    let time = |name: &str| payload.get(name).and_then(Value::as_i64);
+    match (time("iat"), time("exp")) {
+        (Some(iat), Some(exp)) => {
+            out.push_str(&format!("exp - iat: {} s\n", exp - iat));
+            let skew = iat - now();
+            if skew.abs() <= 10 {
+                out.push_str("iat: now\n");
+            } else {
+                out.push_str(&format!("iat: {skew} s from now\n"));
+            }
+        }
+        _ => out.push_str("exp - iat: (iat or exp is not a number)\n"),
+    }
+    out.trim_end().to_owned()
+}

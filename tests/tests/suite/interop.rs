@@ -99,3 +99,125 @@ async fn lab1_python_client_is_refused_without_or_with_a_wrong_secret() {
         stderr(&wrong)
     );
 }
+
+/// A token minted by PyJWT (the course's Python code) with the same secret
+/// is accepted by `lab2 verify` and by `lab2 server`, and an expired one is
+/// refused by both.
+#[tokio::test]
+async fn lab2_accepts_a_token_minted_by_pyjwt() {
+    let secret = checks::tokens::JWT_SECRET;
+    let mint = |ttl: &'static str| async move {
+        let args = [
+            "mint",
+            "--secret",
+            secret,
+            "--sub",
+            "42",
+            "--name",
+            "Jane Doe",
+            "--ttl-seconds",
+            ttl,
+        ];
+        expect_exit(&script("jwt_tool.py", &args).await, 0)
+            .trim()
+            .to_owned()
+    };
+    let (token, expired) = (mint("3600").await, mint("-120").await);
+    let lab = common::lab_binary("lab2-solution");
+
+    let verified = lab
+        .run(&["verify", &token], checks::tokens::JWT_ENV)
+        .await
+        .unwrap();
+    assert!(verified.success, "{}", verified.stderr);
+    assert!(
+        verified.stdout.contains(r#""sub": "42""#),
+        "{}",
+        verified.stdout
+    );
+    let refused = lab
+        .run(&["verify", &expired], checks::tokens::JWT_ENV)
+        .await
+        .unwrap();
+    assert!(!refused.success);
+    assert!(
+        refused.stderr.contains("token refused: expired"),
+        "{}",
+        refused.stderr
+    );
+
+    let server = lab
+        .start_server_with(&[], checks::tokens::JWT_ENV)
+        .await
+        .unwrap();
+    let url = server.url("/mcp");
+    let output = script(
+        "mcp_client.py",
+        &["--url", &url, "--token", &token, "--call", "whoami"],
+    )
+    .await;
+    let stdout = expect_exit(&output, 0);
+    assert!(stdout.contains("result: you are 42 (Jane Doe)"), "{stdout}");
+    let output = script("mcp_client.py", &["--url", &url, "--token", &expired]).await;
+    expect_exit(&output, 3);
+    assert!(
+        stderr(&output).contains("refused: HTTP 401"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains(r#"error="invalid_token""#),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// A token from `lab2 mint` verifies in PyJWT, with the claims it was given.
+#[tokio::test]
+async fn lab2_mint_makes_tokens_pyjwt_accepts() {
+    let lab = common::lab_binary("lab2-solution");
+    let args = [
+        "mint",
+        "--sub",
+        "7",
+        "--name",
+        "John Smith",
+        "--admin",
+        "--ttl",
+        "15m",
+    ];
+    let minted = lab.run(&args, checks::tokens::JWT_ENV).await.unwrap();
+    assert!(minted.success, "{}", minted.stderr);
+    let token = minted.stdout.trim();
+    let decoded = script(
+        "jwt_tool.py",
+        &["decode", "--secret", checks::tokens::JWT_SECRET, token],
+    )
+    .await;
+    let claims: serde_json::Value = serde_json::from_str(&expect_exit(&decoded, 0)).unwrap();
+    assert_eq!(claims["sub"], "7");
+    assert_eq!(claims["name"], "John Smith");
+    assert_eq!(claims["admin"], true);
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        900
+    );
+
+    // And PyJWT, too, refuses it under another key.
+    let other = script(
+        "jwt_tool.py",
+        &[
+            "decode",
+            "--secret",
+            "another-secret-of-at-least-32-bytes!",
+            token,
+        ],
+    )
+    .await;
+    expect_exit(&other, 2);
+    assert!(
+        stderr(&other).contains("InvalidSignatureError"),
+        "{}",
+        stderr(&other)
+    );
+}

@@ -10,4 +10,5 @@ mod catalog;
 mod common;
 mod interop;
 mod lab1;
+mod lab2;
 mod runner;

@@ -1,0 +1,24 @@
+//! The server's wiring: which routes sit behind the token check.
+
+use axum::{Router, middleware, routing::get};
+use shop::{Orders, Shop};
+
+use crate::{auth, jwt::Keys};
+
+/// The whole app. Having a function that builds it lets tests and the
+/// `server` command share exactly the same router.
+pub fn app(keys: Keys) -> Router {
+    let orders = Orders::demo();
+    let mcp = shop::mcp_service(move || Shop::new(orders.clone()));
+
+    // `.layer` wraps only the routes added before it: /mcp is protected,
+    // /health (added after) stays public.
+    Router::new()
+        .nest_service("/mcp", mcp)
+        .layer(middleware::from_fn_with_state(keys, auth::require_jwt))
+        .route("/health", get(|| async { "ok" }))
+}
+
+pub async fn run(addr: &str, keys: Keys) -> anyhow::Result<()> {
+    shop::serve(addr, app(keys)).await
+}
