@@ -49,6 +49,30 @@ pub async fn send(
     headers: &[(&str, &str)],
     json_body: Option<Value>,
 ) -> anyhow::Result<Reply> {
+    let mut request = request(&method, url, headers)?;
+    if let Some(body) = json_body {
+        request = request.json(&body);
+    }
+    finish(request, &method, url).await
+}
+
+/// [`send`] with a body sent exactly as given (e.g. broken JSON), with no
+/// `Content-Type` unless `headers` has one.
+pub async fn send_raw(
+    method: Method,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> anyhow::Result<Reply> {
+    let request = request(&method, url, headers)?.body(body.to_owned());
+    finish(request, &method, url).await
+}
+
+fn request(
+    method: &Method,
+    url: &str,
+    headers: &[(&str, &str)],
+) -> anyhow::Result<reqwest::RequestBuilder> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -57,9 +81,14 @@ pub async fn send(
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    if let Some(body) = json_body {
-        request = request.json(&body);
-    }
+    Ok(request)
+}
+
+async fn finish(
+    request: reqwest::RequestBuilder,
+    method: &Method,
+    url: &str,
+) -> anyhow::Result<Reply> {
     let response = request
         .send()
         .await

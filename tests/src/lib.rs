@@ -23,6 +23,7 @@ pub mod harness;
 pub mod http;
 pub mod lab1;
 pub mod lab2;
+pub mod lab3;
 pub mod mcp;
 pub mod recorder;
 pub mod redact;
@@ -53,6 +54,7 @@ pub fn checks_of(lab: &str) -> Option<&'static [(&'static str, CheckFn)]> {
     match lab {
         "lab1" => Some(lab1::CHECKS),
         "lab2" => Some(lab2::CHECKS),
+        "lab3" => Some(lab3::CHECKS),
         _ => None,
     }
 }

@@ -221,3 +221,42 @@ async fn lab2_mint_makes_tokens_pyjwt_accepts() {
         stderr(&other)
     );
 }
+
+/// The course's Python client logs in through `/login` and uses the access
+/// token for its MCP session; a wrong password stops it at the login.
+#[tokio::test]
+async fn lab3_python_client_logs_in_and_calls_whoami() {
+    let lab = common::lab_binary("lab3-solution");
+    let server = lab
+        .start_server_with(&[], checks::tokens::JWT_ENV)
+        .await
+        .unwrap();
+    let base = server.base_url.as_str();
+    let login = |password: &'static str| async move {
+        let args = [
+            "--base",
+            base,
+            "--username",
+            "jane.doe",
+            "--password",
+            password,
+        ];
+        script("login_client.py", &args).await
+    };
+
+    let output = login("secure123").await;
+    let stdout = expect_exit(&output, 0);
+    assert!(stdout.contains("login: ok"), "{stdout}");
+    assert!(
+        stdout.contains("result: you are jane.doe (Jane Doe)"),
+        "{stdout}"
+    );
+
+    let output = login("not-her-password").await;
+    expect_exit(&output, 4);
+    assert!(
+        stderr(&output).contains(r#"login failed: HTTP 401 {"error":"Invalid credentials"}"#),
+        "{}",
+        stderr(&output)
+    );
+}

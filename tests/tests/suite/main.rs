@@ -11,4 +11,5 @@ mod common;
 mod interop;
 mod lab1;
 mod lab2;
+mod lab3;
 mod runner;

@@ -1,0 +1,16 @@
+//! The lab's idea, part 3: a protected HTTP resource next to the MCP
+//! endpoint, behind the same middleware.
+
+use axum::{Extension, Json};
+use serde_json::{Value, json};
+use shop::Caller;
+
+/// `GET /resource`. The handler asks for the `Caller` the middleware
+/// inserted, so it cannot run for a request that has none, and everything
+/// it says about the user comes from the verified token.
+pub async fn resource(Extension(caller): Extension<Caller>) -> Json<Value> {
+    Json(json!({
+        "message": "This is protected data",
+        "user": { "sub": caller.sub, "name": caller.name },
+    }))
+}

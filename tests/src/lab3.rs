@@ -1,0 +1,291 @@
+//! Lab 3, "login": `POST /login` issues tokens, `GET /resource` and `/mcp`
+//! need the access token. Titles, order and points live in `labs.toml`.
+//!
+//! Servers run with `JWT_SECRET` = [`tokens::JWT_SECRET`], so the checks can
+//! verify the lab's tokens and mint their own for other users.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::{
+    CheckFn, LabBinary,
+    api::{self, READER},
+    checks,
+    harness::{ClientRun, RunningServer},
+    http::{self, Reply},
+    mcp,
+    recorder::Recorder,
+    tokens::{self, JWT_ENV},
+};
+
+pub const CHECKS: &[(&str, CheckFn)] = checks![
+    login_returns_a_token_pair_for_jane_doe,
+    login_refuses_a_wrong_password_and_an_unknown_user_alike,
+    login_answers_a_bad_body_with_400_and_get_with_405,
+    refresh_token_is_not_an_access_token,
+    resource_requires_a_valid_token,
+    resource_returns_the_callers_data,
+    mcp_requires_the_token_on_every_request,
+    whoami_answers_with_the_logged_in_user,
+    client_logs_in_and_calls_whoami,
+    client_reports_a_failed_login,
+];
+
+/// The access token the client checks' recorder hands out and expects.
+const RECORDER_TOKEN: &str = "recorder-access-token";
+
+async fn login_returns_a_token_pair_for_jane_doe(lab: &LabBinary) -> anyhow::Result<String> {
+    let server = start(lab).await?;
+    let reply = log_in(&server, READER).await?;
+    let Some(body) = reply.json().filter(|_| reply.status == StatusCode::OK) else {
+        return Ok(reply.render(&["cache-control"]));
+    };
+    let keys: Vec<&str> = body
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k.as_str())
+        .collect();
+    let access = body["accessToken"].as_str().unwrap_or_default();
+    Ok(format!(
+        "status: {}\n{}\nbody keys: {}\naccessToken:\n{}",
+        reply.status,
+        headers(&reply, &["cache-control", "content-type"]),
+        keys.join(", "),
+        tokens::describe(access)
+    ))
+}
+
+async fn login_refuses_a_wrong_password_and_an_unknown_user_alike(
+    lab: &LabBinary,
+) -> anyhow::Result<String> {
+    let server = start(lab).await?;
+    let wrong_password = log_in(&server, (READER.0, "not-her-password")).await?;
+    let unknown_user = log_in(&server, ("no.such.user", READER.1)).await?;
+    let alike =
+        wrong_password.status == unknown_user.status && wrong_password.body == unknown_user.body;
+    Ok(format!(
+        "wrong password:\n{}\n\nunknown user:\n{}\n\nsame status and body: {}",
+        wrong_password.render(&[]),
+        unknown_user.render(&[]),
+        if alike { "yes" } else { "no" }
+    ))
+}
+
+async fn login_answers_a_bad_body_with_400_and_get_with_405(
+    lab: &LabBinary,
+) -> anyhow::Result<String> {
+    let server = start(lab).await?;
+    let url = server.url("/login");
+    let json = [("content-type", "application/json")];
+    let cases = [
+        ("not JSON", &json[..], "{\"username\": \"jane.doe\","),
+        ("no body", &[][..], ""),
+        ("no password", &json[..], r#"{"username":"jane.doe"}"#),
+        (
+            "a number for a password",
+            &json[..],
+            r#"{"username":"jane.doe","password":123}"#,
+        ),
+    ];
+    let mut out = String::new();
+    for (case, headers, body) in cases {
+        let reply = http::send_raw(Method::POST, &url, headers, body).await?;
+        out.push_str(&format!("POST /login, {case}:\n{}\n\n", reply.render(&[])));
+    }
+    let get = http::send(Method::GET, &url, &[], None).await?;
+    out.push_str(&format!("GET /login:\n{}", get.render(&["allow"])));
+    Ok(out)
+}
+
+async fn refresh_token_is_not_an_access_token(lab: &LabBinary) -> anyhow::Result<String> {
+    let server = start(lab).await?;
+    let first = api::login(&server, READER).await?;
+    let second = api::login(&server, READER).await?;
+    let refresh = first.refresh.as_str();
+    let resource = api::get_with(&server, "/resource", refresh).await?;
+    let mcp =
+        http::post_initialize(&server.url("/mcp"), Some(&format!("Bearer {refresh}"))).await?;
+    Ok(format!(
+        "refreshToken: {}\nnew on every login: {}\n\nas a Bearer token on GET /resource:\n{}\n\nas a Bearer token on POST /mcp:\n{}",
+        tokens::shape(refresh),
+        yes(first.refresh != second.refresh),
+        resource.render(&["www-authenticate"]),
+        mcp.render(&["www-authenticate"])
+    ))
+}
+
+async fn resource_requires_a_valid_token(lab: &LabBinary) -> anyhow::Result<String> {
+    let server = start(lab).await?;
+    let url = server.url("/resource");
+    let missing = http::send(Method::GET, &url, &[], None).await?;
+    let mut expired = tokens::demo_claims(-120);
+    expired.insert("iat".into(), json!(tokens::now() - 1000));
+    let expired = api::get_with(&server, "/resource", &tokens::hs256(&expired)?).await?;
+    Ok(format!(
+        "no token:\n{}\n\nexpired token:\n{}",
+        missing.render(&["www-authenticate"]),
+        expired.render(&["www-authenticate"])
+    ))
+}
+
+async fn resource_returns_the_callers_data(lab: &LabBinary) -> anyhow::Result<String> {
+    let server = start(lab).await?;
+    let mut out = String::new();
+    for (sub, name) in [("jane.doe", "Jane Doe"), ("john.smith", "John Smith")] {
+        let mut claims = tokens::demo_claims(900);
+        claims.insert("sub".into(), json!(sub));
+        claims.insert("name".into(), json!(name));
+        let reply = api::get_with(&server, "/resource", &tokens::hs256(&claims)?).await?;
+        out.push_str(&format!(
+            "token for {sub}:\n{}\n\n",
+            reply.render(&["content-type"])
+        ));
+    }
+    Ok(out)
+}
+
+async fn mcp_requires_the_token_on_every_request(lab: &LabBinary) -> anyhow::Result<String> {
+    let server = start(lab).await?;
+    let bearer = format!("Bearer {}", tokens::hs256(&tokens::demo_claims(900))?);
+    let url = server.url("/mcp");
+    let init = http::post_initialize(&url, Some(&bearer)).await?;
+    let session = init
+        .headers
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let initialized = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
+    mcp_post(&url, session, Some(&bearer), initialized).await?;
+    let list = json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/list" });
+    let without = mcp_post(&url, session, None, list.clone()).await?;
+    let with = mcp_post(&url, session, Some(&bearer), list).await?;
+    Ok(format!(
+        "initialize with the token: {} (session id: {})\n\ntools/list in that session without the token:\n{}\n\ntools/list in that session with the token: {} ({})",
+        init.status,
+        if session.is_empty() { "none" } else { "issued" },
+        without.render(&["www-authenticate"]),
+        with.status,
+        if with.body.contains("\"whoami\"") {
+            "lists whoami"
+        } else {
+            "no tool list"
+        }
+    ))
+}
+
+async fn whoami_answers_with_the_logged_in_user(lab: &LabBinary) -> anyhow::Result<String> {
+    let server = start(lab).await?;
+    let pair = api::login(&server, READER).await?;
+    let bearer = format!("Bearer {}", pair.access);
+    mcp::session(&server.url("/mcp"), Some(&bearer), &[("whoami", json!({}))]).await
+}
+
+async fn client_logs_in_and_calls_whoami(lab: &LabBinary) -> anyhow::Result<String> {
+    let recorder = Recorder::start_with_login(READER.0, READER.1, RECORDER_TOKEN).await?;
+    let run = client(lab, &recorder, READER.1).await?;
+    let mut seen: Vec<String> = recorder
+        .seen()
+        .into_iter()
+        .map(|v| {
+            v.map_or("(none)".into(), |v| {
+                v.replace(RECORDER_TOKEN, "<accessToken>")
+            })
+        })
+        .collect();
+    seen.sort();
+    seen.dedup();
+    Ok(format!(
+        "client exit: {}\nlogins received: {}\nAuthorization values seen on /mcp: {}\nstdout:\n{}",
+        exit(&run),
+        recorder.logins().join(", "),
+        seen.join(" | "),
+        run.stdout.trim_end()
+    ))
+}
+
+async fn client_reports_a_failed_login(lab: &LabBinary) -> anyhow::Result<String> {
+    let recorder = Recorder::start_with_login(READER.0, READER.1, RECORDER_TOKEN).await?;
+    let run = client(lab, &recorder, "not-her-password").await?;
+    let message: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .collect();
+    Ok(format!(
+        "client exit: {}\nrequests to /mcp: {}\nstderr (error lines):\n{}",
+        exit(&run),
+        recorder.seen().len(),
+        message.join("\n")
+    ))
+}
+
+/// `POST /login` with `{"username", "password"}`, whatever the answer.
+async fn log_in(
+    server: &RunningServer,
+    (username, password): (&str, &str),
+) -> anyhow::Result<Reply> {
+    api::post(
+        server,
+        "/login",
+        json!({ "username": username, "password": password }),
+    )
+    .await
+}
+
+/// One JSON-RPC message to `/mcp` within `session`, with or without a token.
+async fn mcp_post(
+    url: &str,
+    session: &str,
+    bearer: Option<&str>,
+    body: Value,
+) -> anyhow::Result<Reply> {
+    let mut headers = vec![
+        ("accept", "application/json, text/event-stream"),
+        ("mcp-session-id", session),
+        ("mcp-protocol-version", "2025-11-25"),
+    ];
+    headers.extend(bearer.map(|value| ("authorization", value)));
+    http::send(Method::POST, url, &headers, Some(body)).await
+}
+
+/// `name: value` lines for the named headers (`-` when absent).
+fn headers(reply: &Reply, names: &[&str]) -> String {
+    let value = |name: &str| {
+        reply
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-")
+    };
+    names
+        .iter()
+        .map(|name| format!("{name}: {}", value(name)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+async fn start(lab: &LabBinary) -> anyhow::Result<RunningServer> {
+    lab.start_server_with(&[], JWT_ENV).await
+}
+
+async fn client(lab: &LabBinary, recorder: &Recorder, password: &str) -> anyhow::Result<ClientRun> {
+    let args = [
+        "client",
+        "--url",
+        &recorder.base_url,
+        "--username",
+        READER.0,
+        "--password",
+        password,
+    ];
+    lab.run(&args, &[]).await
+}
+
+fn exit(run: &ClientRun) -> &'static str {
+    if run.success { "success" } else { "failure" }
+}
+
+fn yes(value: bool) -> &'static str {
+    if value { "yes" } else { "no" }
+}
