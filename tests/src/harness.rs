@@ -105,18 +105,27 @@ impl LabBinary {
         let stderr = child.stderr.take().context("no stderr pipe")?;
         tokio::spawn(collect(stderr, output.clone()));
 
-        let outcome = tokio::select! {
-            line = first_line => line.ok(),
-            status = child.wait() => {
-                // Let the readers drain what the process wrote before it died.
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
-                return Err(NeverListened {
-                    reason: format!("the server exited ({status}) before printing `listening on http://HOST:PORT`"),
-                    output: output.tail(20),
-                }
-                .into());
+        let exited = |status: std::io::Result<std::process::ExitStatus>| async {
+            // Let the readers drain what the process wrote before it died.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
+            NeverListened {
+                reason: format!("the server exited ({status}) before printing `listening on http://HOST:PORT`"),
+                output: output.tail(20),
             }
+        };
+        let outcome = tokio::select! {
+            line = first_line => match line {
+                Ok(line) => Some(line),
+                // Stdout closed before its first line: the server is on its
+                // way out (a panic, an error from `main`). Say so, rather
+                // than that it was slow.
+                Err(_) => match tokio::time::timeout(self.start_timeout, child.wait()).await {
+                    Ok(status) => return Err(exited(status).await.into()),
+                    Err(_) => None,
+                },
+            },
+            status = child.wait() => return Err(exited(status).await.into()),
             () = tokio::time::sleep(self.start_timeout) => None,
         };
         match outcome {

@@ -2,8 +2,11 @@
 
 use std::{
     io::{BufRead, BufReader, IsTerminal, Read, Write},
+    os::unix::process::CommandExt,
     path::{Path, PathBuf},
     process::{Command, Stdio},
+    sync::mpsc::{self, RecvTimeoutError},
+    time::{Duration, Instant},
 };
 
 use anyhow::Context;
@@ -35,6 +38,8 @@ pub enum Built {
 struct Message {
     reason: String,
     executable: Option<PathBuf>,
+    /// Whether cargo reused an earlier build instead of compiling.
+    fresh: Option<bool>,
     message: Option<Diagnostic>,
     success: Option<bool>,
 }
@@ -45,7 +50,70 @@ struct Diagnostic {
     rendered: Option<String>,
 }
 
+/// What one cargo run left: the executable, or the errors that explain why not.
+struct CargoRun {
+    executable: Option<PathBuf>,
+    fresh: bool,
+    errors: Vec<String>,
+    success: bool,
+    stderr: String,
+    timed_out: bool,
+}
+
 pub fn build(root: &Path, target: &Target<'_>, colour: bool) -> anyhow::Result<Built> {
+    let run = run_cargo(root, target, colour, None)?;
+    Ok(verdict(run))
+}
+
+/// Builds a submission within `limit`. A student's code runs at build time
+/// too (proc macros, a build script named in its manifest), so a build that
+/// never ends is a failed build, not a stuck grader.
+///
+/// Cargo and every compiler it started are killed as one process group at
+/// the limit. The grader rewrites the lab's sources before each build, so a
+/// build that cargo considers fresh means another submission's binary would
+/// be graded: that is an `Err`, never a grade.
+pub fn build_submission(
+    root: &Path,
+    target: &Target<'_>,
+    limit: Duration,
+) -> anyhow::Result<Built> {
+    let run = run_cargo(root, target, false, Some(limit))?;
+    if run.timed_out {
+        return Ok(Built::Failed {
+            compiler: format!(
+                "the build did not finish within {} s and was stopped",
+                limit.as_secs_f32()
+            ),
+        });
+    }
+    if run.executable.is_some() && run.fresh {
+        anyhow::bail!(
+            "BUG: cargo reused an earlier build of the grading workspace instead of compiling this submission"
+        );
+    }
+    Ok(verdict(run))
+}
+
+fn verdict(run: CargoRun) -> Built {
+    match run.executable {
+        Some(path) if run.success => Built::Binary(path),
+        _ if !run.errors.is_empty() => Built::Failed {
+            compiler: run.errors.concat(),
+        },
+        // No compiler message: cargo itself refused (a broken Cargo.toml, …).
+        _ => Built::Failed {
+            compiler: run.stderr,
+        },
+    }
+}
+
+fn run_cargo(
+    root: &Path,
+    target: &Target<'_>,
+    colour: bool,
+    limit: Option<Duration>,
+) -> anyhow::Result<CargoRun> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command.current_dir(root).arg("build").arg(if colour {
@@ -61,7 +129,13 @@ pub fn build(root: &Path, target: &Target<'_>, colour: bool) -> anyhow::Result<B
             .arg("--target-dir")
             .arg(target_dir),
     };
+    if limit.is_some() {
+        // Its own process group, so that a timeout can end cargo together
+        // with the rustc and build-script processes it started.
+        command.process_group(0);
+    }
     let mut child = command
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -69,53 +143,93 @@ pub fn build(root: &Path, target: &Target<'_>, colour: bool) -> anyhow::Result<B
 
     // Cargo's progress goes to stderr: show it live to a person (a cold build
     // takes a minute or two), keep it for the report when cargo itself fails.
+    // A class's submission builds are quick and would only scroll by.
+    let live = limit.is_none() && std::io::stderr().is_terminal();
     let stderr = child.stderr.take().context("no stderr pipe")?;
-    let progress = std::thread::spawn(move || relay_progress(stderr));
-
-    let mut executable = None;
-    let mut errors = Vec::new();
-    let mut success = false;
+    let (stderr_tx, stderr_rx) = mpsc::channel();
+    std::thread::spawn(move || stderr_tx.send(relay_progress(stderr, live)));
     let stdout = child.stdout.take().context("no stdout pipe")?;
-    for line in BufReader::new(stdout).lines() {
-        let line = line.context("cannot read cargo's output")?;
+    let (lines_tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+
+    let deadline = limit.map(|limit| Instant::now() + limit);
+    let mut run = CargoRun {
+        executable: None,
+        fresh: false,
+        errors: Vec::new(),
+        success: false,
+        stderr: String::new(),
+        timed_out: false,
+    };
+    loop {
+        let line = match deadline {
+            None => match lines.recv() {
+                Ok(line) => line,
+                Err(_) => break,
+            },
+            Some(deadline) => {
+                match lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                    Ok(line) => line,
+                    Err(RecvTimeoutError::Disconnected) => break,
+                    Err(RecvTimeoutError::Timeout) => {
+                        kill_group(child.id());
+                        let _ = child.wait();
+                        run.timed_out = true;
+                        return Ok(run);
+                    }
+                }
+            }
+        };
         let Ok(message) = serde_json::from_str::<Message>(&line) else {
             continue;
         };
         match message.reason.as_str() {
-            "compiler-artifact" if message.executable.is_some() => executable = message.executable,
+            "compiler-artifact" if message.executable.is_some() => {
+                run.executable = message.executable;
+                run.fresh = message.fresh.unwrap_or(false);
+            }
             "compiler-message" => {
                 if let Some(Diagnostic {
                     level,
                     rendered: Some(rendered),
                 }) = message.message
+                    && level == "error"
                 {
-                    if level == "error" {
-                        errors.push(rendered);
-                    }
+                    run.errors.push(rendered);
                 }
             }
-            "build-finished" => success = message.success.unwrap_or(false),
+            "build-finished" => run.success = message.success.unwrap_or(false),
             _ => {}
         }
     }
     child.wait().context("cannot wait for cargo")?;
-    let cargo_stderr = progress.join().unwrap_or_default();
+    // A build script that left a process holding the pipe must not hold the
+    // grader too: wait a moment for the rest of stderr, then go on without it.
+    run.stderr = stderr_rx
+        .recv_timeout(Duration::from_secs(2))
+        .unwrap_or_default();
+    Ok(run)
+}
 
-    match executable {
-        Some(path) if success => Ok(Built::Binary(path)),
-        _ if !errors.is_empty() => Ok(Built::Failed {
-            compiler: errors.concat(),
-        }),
-        // No compiler message: cargo itself refused (a broken Cargo.toml, …).
-        _ => Ok(Built::Failed {
-            compiler: cargo_stderr,
-        }),
+/// Kills process group `pgid` (cargo's, see [`run_cargo`]).
+fn kill_group(pgid: u32) {
+    if let Ok(pgid) = i32::try_from(pgid) {
+        // Already gone is fine: that is what we wanted.
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pgid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
     }
 }
 
-/// Echoes cargo's stderr to ours when a person is watching; returns it all.
-fn relay_progress(stderr: impl Read) -> String {
-    let live = std::io::stderr().is_terminal();
+/// Echoes cargo's stderr to ours when `live`; returns it all.
+fn relay_progress(stderr: impl Read, live: bool) -> String {
     let mut all = String::new();
     for line in BufReader::new(stderr).lines().map_while(Result::ok) {
         if live {

@@ -7,6 +7,8 @@ use std::{
     io::{BufRead, BufReader, Read},
     path::{Path, PathBuf},
     process::{Command, ExitCode, Stdio},
+    sync::mpsc::{self, RecvTimeoutError},
+    time::{Duration, Instant},
 };
 
 use anyhow::Context;
@@ -71,6 +73,8 @@ pub fn run(root: &Path, catalog: &Catalog, args: &CheckArgs) -> anyhow::Result<E
     };
     let options = Options {
         start_timeout: args.start_timeout,
+        check_timeout: None,
+        deadline: None,
         colour: style::compiler_colour(),
     };
     let mut live = report::Live::new(lab);
@@ -88,9 +92,19 @@ pub fn run(root: &Path, catalog: &Catalog, args: &CheckArgs) -> anyhow::Result<E
 }
 
 pub struct Options {
+    /// Seconds the server gets to print `listening on`.
     pub start_timeout: f64,
+    /// Seconds one check may take; `None` keeps the checks' own default.
+    pub check_timeout: Option<f64>,
+    /// Seconds all checks together may take (grading); `None` for no limit.
+    pub deadline: Option<f64>,
     pub colour: bool,
 }
+
+/// How long the checks binary gets past its own `--deadline` before it is
+/// killed. It stops itself at the deadline (ending its servers on the way);
+/// the kill is for a checks binary that is itself broken.
+const DEADLINE_GRACE: Duration = Duration::from_secs(10);
 
 /// Builds `source` and runs `lab`'s checks against it, handing each event to
 /// `on_event` as it happens (the live checklist).
@@ -145,20 +159,30 @@ pub enum Progress<'a> {
     Event(&'a Event),
 }
 
-fn run_checks(
+/// Runs the checks binary against `lab_bin` (already built) and collects
+/// its verdicts.
+pub fn run_checks(
     checks_bin: &Path,
     lab_bin: &Path,
     lab: &Lab,
     options: &Options,
     mut on_event: impl FnMut(Progress<'_>),
 ) -> anyhow::Result<Outcome> {
-    let mut child = Command::new(checks_bin)
+    let mut command = Command::new(checks_bin);
+    command
         .arg("--lab")
         .arg(&lab.id)
         .arg("--bin")
         .arg(lab_bin)
         .arg("--start-timeout")
-        .arg(options.start_timeout.to_string())
+        .arg(options.start_timeout.to_string());
+    if let Some(seconds) = options.check_timeout {
+        command.arg("--check-timeout").arg(seconds.to_string());
+    }
+    if let Some(seconds) = options.deadline {
+        command.arg("--deadline").arg(seconds.to_string());
+    }
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -171,9 +195,36 @@ fn run_checks(
         text
     });
 
-    let mut results = Vec::new();
     let stdout = child.stdout.take().context("no stdout pipe")?;
-    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+    let (lines_tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let kill_at = options
+        .deadline
+        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+        .map(|deadline| Instant::now() + deadline + DEADLINE_GRACE);
+
+    let mut results = Vec::new();
+    loop {
+        let line = match kill_at {
+            None => match lines.recv() {
+                Ok(line) => line,
+                Err(_) => break,
+            },
+            Some(at) => match lines.recv_timeout(at.saturating_duration_since(Instant::now())) {
+                Ok(line) => line,
+                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => {
+                    let _ = child.kill();
+                    break;
+                }
+            },
+        };
         let Some(event) = Event::parse(&line) else {
             continue;
         };

@@ -4,12 +4,21 @@
 //! - `check`: build a lab, run its checks, print the checklist ([`check`], [`report`]).
 //! - `list`: every lab with its status from the last check ([`status`]).
 //! - `hint`: hints from vague to concrete.
+//! - `grade`: a whole class's submissions against the instructor's checks
+//!   ([`grade`]: the pipeline, [`overlay`]: what is taken from a submission
+//!   and where it is built, [`grades`]: the reports).
+//! - `gradescope`: one submission inside Gradescope's autograder
+//!   ([`gradescope`]).
 //!
 //! A student's failure is data (an [`check::Outcome`]); an `Err` means the
 //! runner itself could not work.
 
 mod build;
 mod check;
+mod grade;
+mod grades;
+mod gradescope;
+mod overlay;
 mod report;
 mod status;
 mod style;
@@ -44,6 +53,10 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         level: usize,
     },
+    /// Grade every student's submission in a folder (for instructors).
+    Grade(grade::GradeArgs),
+    /// Grade the submission in Gradescope's autograder layout.
+    Gradescope(gradescope::GradescopeArgs),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +84,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             report::print_hint(lab, level);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Grade(args) => grade::run(&root, &catalog, &args),
+        Command::Gradescope(args) => gradescope::run(&root, &catalog, &args),
     }
 }
 

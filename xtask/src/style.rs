@@ -39,3 +39,23 @@ pub fn dim(text: &str) -> String {
 pub fn compiler_colour() -> bool {
     enabled()
 }
+
+/// `text` without the colour codes above: files (feedback, results.json)
+/// are read later, elsewhere, and the terminal's colour must not leak in.
+pub fn plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' && chars.peek() == Some(&'[') {
+            // An SGR sequence: ESC [ digits/semicolons m.
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

@@ -4,10 +4,12 @@
 //! - the catalogue, the checks and the lab folders agree;
 //! - the runner (`cargo xtask`) reports pass, failure, compile error and a
 //!   server that never starts as it should;
+//! - the grader grades a fixture class as it should, tamper-proof;
 //! - the servers work with the official Python MCP SDK (interop).
 
 mod catalog;
 mod common;
+mod grading;
 mod interop;
 mod lab1;
 mod lab2;

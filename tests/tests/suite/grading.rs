@@ -1,0 +1,199 @@
+//! The grader (`cargo xtask grade`, `cargo xtask gradescope`) through its
+//! real binary, on the fixture class in `tests/fixtures/class/` (its README
+//! says what each student did): the points, the reports, and that no
+//! student process outlives the grading.
+
+use std::{collections::BTreeMap, path::Path, sync::Mutex};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+use crate::common;
+
+/// Both tests build in the one grading workspace (`target/grade/`).
+static GRADING: Mutex<()> = Mutex::new(());
+
+const CLASS: &str = "tests/fixtures/class";
+
+/// Small limits: the hanging and spinning handlers fail after 2 s per
+/// check, the server that never starts after 2 s.
+const FAST: &[&str] = &[
+    "--check-timeout",
+    "2",
+    "--start-timeout",
+    "2",
+    "--timeout",
+    "60",
+];
+
+/// Runs `xtask <args>` headless from the repository root; returns (exit
+/// code, stdout + stderr).
+fn xtask(args: &[&str]) -> (i32, String) {
+    let output = Command::new(common::binary("xtask"))
+        .args(args)
+        .args(FAST)
+        .current_dir(checks::repo_root())
+        .env("CI", "true")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run xtask: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code().unwrap_or(-1), text)
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn json(path: &Path) -> Value {
+    serde_json::from_str(&read(path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Times vary from run to run; everything else in the reports must not.
+fn redacted() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(
+        r"Graded in [0-9.]+ s \(builds [0-9.]+ s, checks [0-9.]+ s\)",
+        "Graded in [time]",
+    );
+    settings.add_filter(
+        r#""(execution_time|build_seconds|check_seconds|seconds)": [0-9.]+"#,
+        r#""$1": "[time]""#,
+    );
+    settings
+}
+
+#[test]
+fn grades_the_fixture_class_with_the_expected_points() {
+    let _serial = GRADING.lock().unwrap_or_else(|p| p.into_inner());
+    let out = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let out_dir = out.path().display().to_string();
+    let (code, output) = xtask(&["grade", CLASS, "--lab", "lab1", "--out", &out_dir]);
+    assert_eq!(code, 0, "{output}");
+    assert_eq!(student_processes_left(), Vec::<String>::new(), "{output}");
+
+    let grades = json(&out.path().join("grades.json"));
+    let points: BTreeMap<String, (u64, String)> = grades["students"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no students in {grades}"))
+        .iter()
+        .map(|student| {
+            let lab = &student["labs"][0];
+            let name = student["name"].as_str().unwrap_or_default().to_owned();
+            let status = lab["status"].as_str().unwrap_or_default().to_owned();
+            (name, (lab["points"].as_u64().unwrap_or(99), status))
+        })
+        .collect();
+    let expected: BTreeMap<String, (u64, String)> = [
+        ("compile-error", 0, "build_failed"),
+        ("hanging-handler", 9, "checked"),
+        ("never-starts", 0, "never_listened"),
+        ("not-a-submission", 0, "missing"),
+        ("panicking-server", 0, "never_listened"),
+        ("partial", 9, "checked"),
+        ("perfect", 13, "checked"),
+        ("spinning-handler", 9, "checked"),
+        ("tampered", 3, "checked"),
+    ]
+    .into_iter()
+    .map(|(name, points, status)| (name.to_owned(), (points, status.to_owned())))
+    .collect();
+    assert_eq!(points, expected, "{output}");
+
+    let student = |name: &str, file: &str| {
+        out.path()
+            .join("students")
+            .join(name)
+            .join("lab1")
+            .join(file)
+    };
+    let _redacted = redacted().bind_to_scope();
+    insta::assert_snapshot!("grading_summary", read(&out.path().join("summary.md")));
+    insta::assert_snapshot!("grading_csv", read(&out.path().join("grades.csv")));
+    insta::assert_snapshot!(
+        "grading_feedback_tampered",
+        read(&student("tampered", "feedback.txt"))
+    );
+    insta::assert_snapshot!(
+        "grading_results_partial",
+        read(&student("partial", "results.json"))
+    );
+    // The panic is the student's to see (its thread id varies: not snapshotted).
+    let panicked = read(&student("panicking-server", "feedback.txt"));
+    assert!(
+        panicked.contains("the server exited (exit status: 101)"),
+        "{panicked}"
+    );
+    assert!(panicked.contains("MCP_SECRET must be set"), "{panicked}");
+}
+
+#[test]
+fn gradescope_writes_a_valid_results_json() {
+    let _serial = GRADING.lock().unwrap_or_else(|p| p.into_inner());
+    let out = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let results = out.path().join("results").join("results.json");
+    let submission = format!("{CLASS}/hanging-handler");
+    let (code, output) = xtask(&[
+        "gradescope",
+        "--submission",
+        &submission,
+        "--results",
+        &results.display().to_string(),
+    ]);
+    assert_eq!(code, 0, "{output}");
+    assert_eq!(student_processes_left(), Vec::<String>::new(), "{output}");
+
+    // Gradescope's schema: a numeric score that the tests add up to, and
+    // per test a name, score, max_score, passed/failed status and output.
+    let results = json(&results);
+    let tests = results["tests"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no tests: {results}"));
+    let lab = common::catalog()
+        .lab("lab1")
+        .cloned()
+        .unwrap_or_else(|| panic!("no lab1"));
+    assert_eq!(tests.len(), lab.checks.len());
+    let mut sum = 0;
+    for (test, check) in tests.iter().zip(&lab.checks) {
+        assert_eq!(test["name"], check.title.as_str());
+        assert_eq!(test["max_score"], check.points);
+        let score = test["score"].as_u64().unwrap_or_else(|| panic!("{test}"));
+        let status = test["status"].as_str().unwrap_or_default();
+        assert!(
+            matches!((status, score), ("passed", s) if s == u64::from(check.points))
+                || matches!((status, score), ("failed", 0)),
+            "{test}"
+        );
+        assert!(
+            test["output"].is_string() && test["visibility"] == "visible",
+            "{test}"
+        );
+        sum += score;
+    }
+    assert_eq!(results["score"], sum);
+    assert_eq!(sum, 9, "{results}");
+    assert!(
+        results["output"]
+            .as_str()
+            .is_some_and(|o| o.contains("is a handler stuck?")),
+        "{results}"
+    );
+}
+
+/// Student binaries (kept under `target/grade/bin/` while checked) still
+/// running: there must be none once the grader is done.
+fn student_processes_left() -> Vec<String> {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    procs
+        .filter_map(Result::ok)
+        .filter_map(|entry| std::fs::read_link(entry.path().join("exe")).ok())
+        .map(|exe| exe.display().to_string())
+        .filter(|exe| exe.contains("target/grade/bin"))
+        .collect()
+}

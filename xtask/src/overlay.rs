@@ -1,0 +1,394 @@
+//! Grading's overlay: what is taken from a submission, and the one scratch
+//! workspace every submission is built in.
+//!
+//! A submission contributes only a lab's student files (`student_files` in
+//! labs.toml) and its `Cargo.toml`; everything else (the starter's other
+//! files, the shared crates, the workspace manifest and lock file, and of
+//! course the checks and snapshots) comes from the instructor's checkout.
+//! Files the student changed elsewhere are listed, so the report can say
+//! they were ignored.
+//!
+//! **Invariant:** every submission of a lab is built at the same path
+//! (`target/grade/work/labs/<lab>-<slug>`) into the same target directory,
+//! so the dependencies compile once per class. Cargo tells builds apart by
+//! that path and by source modification times, so [`Workspace::place`]
+//! rewrites the lab's folder from scratch before every build (fresh mtimes)
+//! and `build::build_submission` refuses a build cargo considers fresh.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+};
+
+use anyhow::Context;
+use labs_meta::Lab;
+
+/// How a submission folder is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// A copy of the whole kit: `labs/<lab>-<slug>/`.
+    Kit,
+    /// The contents of the kit's `labs/` folder: `<lab>-<slug>/`.
+    LabsFolder,
+    /// One lab's folder, or only its student files (a Gradescope upload).
+    /// Accepted only when a single lab is graded.
+    LabFolder,
+}
+
+impl Layout {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Layout::Kit => "a copy of the kit",
+            Layout::LabsFolder => "a labs/ folder",
+            Layout::LabFolder => "a lab folder",
+        }
+    }
+}
+
+/// Why a folder is not a submission, in words an instructor can act on.
+pub const NOT_A_SUBMISSION: &str = "neither a copy of the kit (no labs/ folder) nor the contents of labs/ (no labN-… folder): nothing to grade";
+
+/// Works out how `dir` is laid out; `labs` are the labs being graded.
+pub fn layout(dir: &Path, labs: &[&Lab]) -> Option<Layout> {
+    if dir.join("labs").is_dir() {
+        return Some(Layout::Kit);
+    }
+    if labs.iter().any(|lab| lab_folder(dir, lab).is_some()) {
+        return Some(Layout::LabsFolder);
+    }
+    let has_student_files = |lab: &Lab| {
+        lab.student_files
+            .iter()
+            .any(|file| student_file(dir, Layout::LabFolder, file).is_some())
+    };
+    match labs {
+        [lab] if has_student_files(lab) || dir.join("Cargo.toml").is_file() => {
+            Some(Layout::LabFolder)
+        }
+        _ => None,
+    }
+}
+
+/// The submission's folder for `lab`, if it has one.
+pub fn lab_dir(dir: &Path, layout: Layout, lab: &Lab) -> Option<PathBuf> {
+    match layout {
+        Layout::Kit => lab_folder(&dir.join("labs"), lab),
+        Layout::LabsFolder => lab_folder(dir, lab),
+        Layout::LabFolder => Some(dir.to_path_buf()),
+    }
+}
+
+/// `<id>-<slug>` in `parent`, or else the only `<id>-…` folder there: a
+/// student on an older copy of the kit may have a lab whose slug changed.
+fn lab_folder(parent: &Path, lab: &Lab) -> Option<PathBuf> {
+    let exact = parent.join(format!("{}-{}", lab.id, lab.slug));
+    if exact.is_dir() {
+        return Some(exact);
+    }
+    let prefix = format!("{}-", lab.id);
+    let mut candidates = fs::read_dir(parent)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|entry| entry.path())
+        .filter(|path| path.is_dir());
+    match (candidates.next(), candidates.next()) {
+        (Some(only), None) => Some(only),
+        _ => None,
+    }
+}
+
+/// Where a student file is in a lab folder. A bare upload may have put
+/// `src/auth.rs` at the top as `auth.rs`. Symbolic links never count: one
+/// could point at the instructor's solution.
+fn student_file(lab_dir: &Path, layout: Layout, file: &str) -> Option<PathBuf> {
+    let mut candidates = vec![lab_dir.join(file)];
+    if layout == Layout::LabFolder
+        && let Some(name) = Path::new(file).file_name()
+    {
+        candidates.push(lab_dir.join(name));
+    }
+    candidates
+        .into_iter()
+        .find(|path| fs::symlink_metadata(path).is_ok_and(|meta| meta.is_file()))
+}
+
+/// What grading takes from one submission for one lab.
+pub struct Taken {
+    /// `(path in the lab folder, file in the submission)`.
+    pub files: Vec<(String, PathBuf)>,
+    /// The lab's manifest; `None` keeps the starter's.
+    pub manifest: Option<PathBuf>,
+    /// What the student should know about what was (not) taken.
+    pub notes: Vec<String>,
+}
+
+/// Picks the student files and manifest of `lab` from `lab_dir`, and notes
+/// every other file there that differs from the starter (it is ignored).
+pub fn take(root: &Path, lab: &Lab, lab_dir: &Path, layout: Layout) -> Taken {
+    let starter = root.join(lab.starter_dir());
+    let mut taken = Taken {
+        files: Vec::new(),
+        manifest: None,
+        notes: Vec::new(),
+    };
+    for file in &lab.student_files {
+        match student_file(lab_dir, layout, file) {
+            Some(path) => taken.files.push((file.clone(), path)),
+            None => taken.notes.push(format!(
+                "`{file}` is missing (or is a link): the starter's was used"
+            )),
+        }
+    }
+    let manifest = lab_dir.join("Cargo.toml");
+    if fs::symlink_metadata(&manifest).is_ok_and(|meta| meta.is_file()) {
+        if !same_text(&manifest, &starter.join("Cargo.toml")) {
+            taken.notes.push(
+                "`Cargo.toml` differs from the starter's; it was used as submitted".to_owned(),
+            );
+        }
+        taken.manifest = Some(manifest);
+    } else if layout != Layout::LabFolder {
+        taken
+            .notes
+            .push("`Cargo.toml` is missing: the starter's was used".to_owned());
+    }
+    if layout != Layout::LabFolder {
+        let graded: Vec<&str> = lab.student_files.iter().map(String::as_str).collect();
+        let ignored: Vec<String> = files_under(lab_dir)
+            .into_iter()
+            .filter(|rel| rel != "Cargo.toml" && !graded.contains(&rel.as_str()))
+            .filter(|rel| !same_text(&lab_dir.join(rel), &starter.join(rel)))
+            .collect();
+        if !ignored.is_empty() {
+            taken.notes.push(format!(
+                "only {} and Cargo.toml are graded; these changed files were ignored: {}",
+                lab.student_files.join(", "),
+                list(&ignored)
+            ));
+        }
+    }
+    taken
+}
+
+/// The kit's own files that grading always takes from the instructor.
+const INSTRUCTOR_OWNED: &[&str] = &[
+    "tests",
+    "xtask",
+    "crates",
+    ".cargo",
+    "labs.toml",
+    "Cargo.toml",
+    "Cargo.lock",
+];
+
+/// Files of a kit-copy submission, among the checks, snapshots, runner,
+/// catalogue and shared crates, that differ from the instructor's checkout.
+pub fn tampered(root: &Path, dir: &Path) -> Vec<String> {
+    let mut changed = Vec::new();
+    for owned in INSTRUCTOR_OWNED {
+        let path = dir.join(owned);
+        let files = if path.is_dir() {
+            files_under(&path)
+                .into_iter()
+                .map(|rel| format!("{owned}/{rel}"))
+                .collect()
+        } else if path.is_file() {
+            vec![(*owned).to_owned()]
+        } else {
+            Vec::new()
+        };
+        changed.extend(
+            files
+                .into_iter()
+                .filter(|rel| !same_text(&dir.join(rel), &root.join(rel))),
+        );
+    }
+    changed
+}
+
+/// `items` in backticks, at most a screenful.
+pub fn list(items: &[String]) -> String {
+    const SHOWN: usize = 12;
+    let mut text: Vec<String> = items
+        .iter()
+        .take(SHOWN)
+        .map(|item| format!("`{item}`"))
+        .collect();
+    if items.len() > SHOWN {
+        text.push(format!("and {} more", items.len() - SHOWN));
+    }
+    text.join(", ")
+}
+
+/// Whether two files have the same text, ignoring CR (a student on Windows
+/// may have every line end in CRLF). A missing file is never the same.
+fn same_text(a: &Path, b: &Path) -> bool {
+    match (fs::read(a), fs::read(b)) {
+        (Ok(a), Ok(b)) => {
+            let strip =
+                |bytes: Vec<u8>| -> Vec<u8> { bytes.into_iter().filter(|&b| b != b'\r').collect() };
+            strip(a) == strip(b)
+        }
+        _ => false,
+    }
+}
+
+/// Regular files under `dir`, relative, sorted; build output, VCS data and
+/// links are skipped.
+fn files_under(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.filter_map(Result::ok) {
+            let name = entry.file_name();
+            if name == "target" || name == ".git" {
+                continue;
+            }
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            let path = entry.path();
+            if kind.is_dir() {
+                walk(base, &path, out);
+            } else if kind.is_file()
+                && let Ok(rel) = path.strip_prefix(base)
+            {
+                out.push(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// The scratch workspace under `target/grade/`.
+pub struct Workspace {
+    root: PathBuf,
+    /// `work/`: the instructor's workspace manifest, lock file and shared
+    /// crates, plus the one lab being built.
+    work: PathBuf,
+    /// The target directory every submission shares.
+    pub target: PathBuf,
+}
+
+impl Workspace {
+    /// Creates or refreshes the scratch workspace of `root`. Unchanged files
+    /// keep their mtime, so the shared crates are not rebuilt every run.
+    pub fn prepare(root: &Path) -> anyhow::Result<Workspace> {
+        let grade = root.join("target").join("grade");
+        let work = grade.join("work");
+        fs::create_dir_all(&work).with_context(|| format!("cannot create `{}`", work.display()))?;
+        sync_tree(&root.join("crates"), &work.join("crates"))?;
+        for file in ["Cargo.lock", "rust-toolchain.toml", "rust-toolchain"] {
+            if root.join(file).is_file() {
+                write_if_changed(&work.join(file), &read(&root.join(file))?)?;
+            }
+        }
+        Ok(Workspace {
+            root: root.to_path_buf(),
+            work,
+            target: grade.join("target"),
+        })
+    }
+
+    /// Rebuilds `labs/<lab>-<slug>` in the workspace from the starter plus
+    /// `taken` (or the pristine starter for `None`) and returns its manifest.
+    pub fn place(&self, lab: &Lab, taken: Option<&Taken>) -> anyhow::Result<PathBuf> {
+        let folder = format!("{}-{}", lab.id, lab.slug);
+        self.write_manifest(&format!("labs/{folder}"))?;
+        // A student's added dependency may have changed the lock file.
+        write_if_changed(
+            &self.work.join("Cargo.lock"),
+            &read(&self.root.join("Cargo.lock"))?,
+        )?;
+
+        let labs = self.work.join("labs");
+        if labs.exists() {
+            fs::remove_dir_all(&labs)
+                .with_context(|| format!("cannot clear `{}`", labs.display()))?;
+        }
+        let dest = labs.join(&folder);
+        copy_tree(&self.root.join(lab.starter_dir()), &dest)?;
+        if let Some(taken) = taken {
+            for (rel, source) in &taken.files {
+                copy_file(source, &dest.join(rel))?;
+            }
+            if let Some(manifest) = &taken.manifest {
+                copy_file(manifest, &dest.join("Cargo.toml"))?;
+            }
+        }
+        Ok(dest.join("Cargo.toml"))
+    }
+
+    /// The instructor's workspace manifest with one lab as the only
+    /// member besides the shared crates: another lab's folder (or a
+    /// student's broken manifest left over) must not break this build.
+    fn write_manifest(&self, lab_member: &str) -> anyhow::Result<()> {
+        let path = self.root.join("Cargo.toml");
+        let mut manifest: toml::Table = toml::from_str(&String::from_utf8_lossy(&read(&path)?))
+            .with_context(|| format!("cannot parse `{}`", path.display()))?;
+        let workspace = manifest
+            .get_mut("workspace")
+            .and_then(toml::Value::as_table_mut)
+            .with_context(|| format!("`{}` has no [workspace]", path.display()))?;
+        workspace.insert(
+            "members".to_owned(),
+            toml::Value::Array(vec!["crates/*".into(), lab_member.into()]),
+        );
+        workspace.remove("exclude");
+        let text = toml::to_string(&manifest).context("cannot write the grading manifest")?;
+        write_if_changed(&self.work.join("Cargo.toml"), text.as_bytes())
+    }
+}
+
+fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
+    fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))
+}
+
+fn write_if_changed(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    if fs::read(path).is_ok_and(|old| old == contents) {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create `{}`", parent.display()))?;
+    }
+    fs::write(path, contents).with_context(|| format!("cannot write `{}`", path.display()))
+}
+
+/// Copies `from` to `to` as a new file: fresh mtime, whatever `from` had.
+fn copy_file(from: &Path, to: &Path) -> anyhow::Result<()> {
+    let contents = read(from)?;
+    if let Some(parent) = to.parent() {
+        fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create `{}`", parent.display()))?;
+    }
+    fs::write(to, contents).with_context(|| format!("cannot write `{}`", to.display()))
+}
+
+fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
+    for rel in files_under(from) {
+        copy_file(&from.join(&rel), &to.join(&rel))?;
+    }
+    Ok(())
+}
+
+/// Makes `to` a copy of `from`, touching only what differs.
+fn sync_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
+    let wanted = files_under(from);
+    for rel in files_under(to) {
+        if !wanted.contains(&rel) {
+            let path = to.join(&rel);
+            fs::remove_file(&path)
+                .with_context(|| format!("cannot remove `{}`", path.display()))?;
+        }
+    }
+    for rel in &wanted {
+        write_if_changed(&to.join(rel), &read(&from.join(rel))?)?;
+    }
+    Ok(())
+}
