@@ -6,7 +6,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::{
-    harness::RunningServer,
+    LabBinary,
+    harness::{ClientRun, RunningServer},
     http::{self, Reply},
     tokens,
 };
@@ -53,6 +54,23 @@ pub async fn login(
     )
     .await?;
     pair(&reply).with_context(|| format!("logging in as {username}"))
+}
+
+/// Runs the lab's `client --url BASE --username U --password P`.
+pub async fn run_client_as(
+    lab: &LabBinary,
+    base_url: &str,
+    (username, password): (&str, &str),
+) -> anyhow::Result<ClientRun> {
+    let args = [
+        "--url",
+        base_url,
+        "--username",
+        username,
+        "--password",
+        password,
+    ];
+    lab.run_client(&args).await
 }
 
 /// `POST /refresh {"refreshToken": token}`.
@@ -108,15 +126,32 @@ pub fn short(reply: &Reply) -> String {
 }
 
 /// `json` with the values of `accessToken` and `refreshToken` replaced by
-/// their [`tokens::shape`].
+/// their shape (see [`refresh_shape`] for the second).
 fn redacted(mut json: Value) -> Value {
     if let Value::Object(map) = &mut json {
-        for key in ["accessToken", "refreshToken"] {
-            if let Some(Value::String(token)) = map.get(key) {
-                let shape = tokens::shape(token);
-                map.insert(key.into(), Value::String(shape));
-            }
+        if let Some(Value::String(token)) = map.get("accessToken") {
+            let shape = tokens::shape(token);
+            map.insert("accessToken".into(), Value::String(shape));
+        }
+        if let Some(Value::String(token)) = map.get("refreshToken") {
+            let shape = refresh_shape(token);
+            map.insert("refreshToken".into(), Value::String(shape));
         }
     }
     json
+}
+
+/// A refresh token's shape: `<opaque, ≥128 bits>` when it is base64url of
+/// at least 16 bytes and not a JWT (how many more bits is the lab's
+/// choice), else [`tokens::shape`].
+pub fn refresh_shape(token: &str) -> String {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    let bytes = URL_SAFE_NO_PAD
+        .decode(token.trim_end_matches('='))
+        .map_or(0, |raw| raw.len());
+    if !tokens::is_jwt(token) && bytes >= 16 {
+        "<opaque, ≥128 bits>".to_owned()
+    } else {
+        tokens::shape(token)
+    }
 }

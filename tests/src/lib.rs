@@ -24,6 +24,7 @@ pub mod http;
 pub mod lab1;
 pub mod lab2;
 pub mod lab3;
+pub mod lab4;
 pub mod mcp;
 pub mod recorder;
 pub mod redact;
@@ -55,6 +56,7 @@ pub fn checks_of(lab: &str) -> Option<&'static [(&'static str, CheckFn)]> {
         "lab1" => Some(lab1::CHECKS),
         "lab2" => Some(lab2::CHECKS),
         "lab3" => Some(lab3::CHECKS),
+        "lab4" => Some(lab4::CHECKS),
         _ => None,
     }
 }

@@ -109,12 +109,18 @@ pub fn forged(token: &str, permissions: Value) -> anyhow::Result<String> {
     })
 }
 
-/// The `permissions` claim rendered on one line, e.g. `["Orders.Read"]`.
-pub fn permissions_of(token: &str) -> anyhow::Result<String> {
-    let claims = claims(token)?;
-    Ok(claims
-        .get("permissions")
-        .map_or_else(|| "(no permissions claim)".to_owned(), Value::to_string))
+/// The `permissions` claim of `token`, sorted, on one line, e.g.
+/// `["Orders.Read","User.Read"]`; a claim that is not an array as it is.
+pub fn permissions(token: &str) -> anyhow::Result<String> {
+    Ok(match claims(token)?.get("permissions") {
+        None => "(no permissions claim)".to_owned(),
+        Some(Value::Array(items)) => {
+            let mut items = items.clone();
+            items.sort_by_key(ToString::to_string);
+            Value::Array(items).to_string()
+        }
+        Some(other) => other.to_string(),
+    })
 }
 
 /// Claims for the checks' demo user, issued now and valid for `ttl` seconds

@@ -260,3 +260,44 @@ async fn lab3_python_client_logs_in_and_calls_whoami() {
         stderr(&output)
     );
 }
+
+/// The course's Python client, logged in as a reader, sees no `delete_order`
+/// and gets a tool error naming the missing permission when it calls it
+/// anyway; the order is still there afterwards.
+#[tokio::test]
+async fn lab4_python_client_sees_a_permission_denial() {
+    let server = common::lab_binary("lab4-solution")
+        .start_server_with(&[], checks::tokens::JWT_ENV)
+        .await
+        .unwrap();
+    let base = server.base_url.clone();
+    let login = |call: &'static str, args: &'static str| {
+        let base = base.clone();
+        async move {
+            let flags = [
+                "--base",
+                &base,
+                "--username",
+                "jane.doe",
+                "--password",
+                "secure123",
+                "--call",
+                call,
+                "--args",
+                args,
+            ];
+            script("login_client.py", &flags).await
+        }
+    };
+    let denied = expect_exit(&login("delete_order", r#"{"id": 1}"#).await, 0);
+    assert!(
+        denied.contains("tools: add, get_order, list_orders, whoami"),
+        "{denied}"
+    );
+    assert!(
+        denied.contains("error: permission denied: delete_order requires Orders.Delete"),
+        "{denied}"
+    );
+    let still_there = expect_exit(&login("get_order", r#"{"id": 1}"#).await, 0);
+    assert!(still_there.contains(r#""id":1"#), "{still_there}");
+}

@@ -14,4 +14,5 @@ mod interop;
 mod lab1;
 mod lab2;
 mod lab3;
+mod lab4;
 mod runner;

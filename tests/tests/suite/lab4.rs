@@ -1,0 +1,33 @@
+use crate::common;
+
+#[tokio::test]
+async fn solution_matches_every_snapshot() {
+    common::assert_solution_matches_snapshots("lab4").await;
+}
+
+#[tokio::test]
+async fn solution_passes_every_check() {
+    assert_eq!(
+        common::failed_checks("lab4", "lab4-solution").await,
+        Vec::<String>::new()
+    );
+}
+
+/// The starter lets every valid token do everything and its tokens carry no
+/// permissions: the checks that need a refusal fail, the ones where the
+/// caller is allowed anyway pass.
+#[tokio::test]
+async fn starter_fails_the_checks_it_should() {
+    assert_eq!(
+        common::failed_checks("lab4", "lab4").await,
+        [
+            "login_puts_permissions_in_the_access_token",
+            "resource_refuses_a_token_without_user_read_with_403",
+            "permission_names_are_case_sensitive",
+            "tools_list_shows_only_the_callers_tools",
+            "delete_without_orders_delete_is_denied_and_deletes_nothing",
+            "ignores_permissions_the_client_claims_itself",
+            "client_shows_allowed_and_denied_calls",
+        ]
+    );
+}
