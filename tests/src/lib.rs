@@ -25,9 +25,11 @@ pub mod lab1;
 pub mod lab2;
 pub mod lab3;
 pub mod lab4;
+pub mod lab5;
 pub mod mcp;
 pub mod recorder;
 pub mod redact;
+pub mod refresh_server;
 pub mod runner;
 pub mod tokens;
 
@@ -57,6 +59,7 @@ pub fn checks_of(lab: &str) -> Option<&'static [(&'static str, CheckFn)]> {
         "lab2" => Some(lab2::CHECKS),
         "lab3" => Some(lab3::CHECKS),
         "lab4" => Some(lab4::CHECKS),
+        "lab5" => Some(lab5::CHECKS),
         _ => None,
     }
 }

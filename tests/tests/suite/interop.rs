@@ -301,3 +301,37 @@ async fn lab4_python_client_sees_a_permission_denial() {
     let still_there = expect_exit(&login("get_order", r#"{"id": 1}"#).await, 0);
     assert!(still_there.contains(r#""id":1"#), "{still_there}");
 }
+
+/// The course's Python client walks login → refresh → reuse against lab 5:
+/// the refresh token rotates, and the reuse is refused with invalid_grant.
+#[tokio::test]
+async fn lab5_python_client_refreshes_and_is_refused_on_reuse() {
+    let server = common::lab_binary("lab5-solution")
+        .start_server_with(&["--db", ":memory:"], checks::tokens::JWT_ENV)
+        .await
+        .unwrap();
+    let flags = [
+        "--base",
+        &server.base_url,
+        "--username",
+        "jane.doe",
+        "--password",
+        "secure123",
+    ];
+    let stdout = expect_exit(&script("refresh_client.py", &flags).await, 0);
+    assert!(
+        stdout.contains("whoami: you are jane.doe (Jane Doe)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("rotated: yes"), "{stdout}");
+    assert!(
+        stdout.contains(r#"reuse: HTTP 400 {"error":"invalid_grant"}"#),
+        "{stdout}"
+    );
+    // The access token from the refresh is a JWT: revoking the family does
+    // not recall it, it simply expires (--access-ttl).
+    assert!(
+        stdout.contains("after reuse: you are jane.doe (Jane Doe)"),
+        "{stdout}"
+    );
+}

@@ -15,4 +15,5 @@ mod lab1;
 mod lab2;
 mod lab3;
 mod lab4;
+mod lab5;
 mod runner;

@@ -1,0 +1,21 @@
+//! A protected HTTP resource next to the MCP endpoint, behind the same
+//! middleware; since lab 4 it also needs the `User.Read` permission.
+
+use axum::{Extension, Json};
+use serde_json::{Value, json};
+use shop::Caller;
+
+use crate::rbac::{self, Denied};
+
+/// `GET /resource`. The handler asks for the `Caller` the middleware
+/// inserted, so it cannot run for a request that has none, and everything
+/// it says about the user comes from the verified token.
+pub async fn resource(Extension(caller): Extension<Caller>) -> Result<Json<Value>, Denied> {
+    // The middleware has already refused invalid tokens with 401: only a
+    // valid token reaches this permission check, which answers 403.
+    rbac::require(&caller, rbac::USER_READ)?;
+    Ok(Json(json!({
+        "message": "This is protected data",
+        "user": { "sub": caller.sub, "name": caller.name },
+    })))
+}
