@@ -59,6 +59,10 @@ pub async fn serve(addr: &str, app: Router) -> anyhow::Result<()> {
     let local = listener
         .local_addr()
         .context("cannot read the bound address")?;
+    // Listen for SIGINT and SIGTERM before announcing the port: whoever
+    // reads `listening on` may stop us at once, and a signal that arrives
+    // before its handler exists kills the process without a clean shutdown.
+    let stop = stop_requested();
     println!("listening on http://{local}");
 
     // MCP answers arrive as several small SSE frames. Without TCP_NODELAY,
@@ -73,35 +77,45 @@ pub async fn serve(addr: &str, app: Router) -> anyhow::Result<()> {
     let server = axum::serve(listener, app).with_graceful_shutdown(SHUTDOWN.cancelled());
     tokio::select! {
         result = server => result.context("server failed")?,
-        () = stop_requested_then_grace() => tracing::warn!("connections still open after {GRACE:?}; stopping anyway"),
+        () = stop_then_grace(stop) => tracing::warn!("connections still open after {GRACE:?}; stopping anyway"),
     }
     Ok(())
 }
 
-async fn stop_requested_then_grace() {
-    stop_requested().await;
+async fn stop_then_grace(stop: impl Future<Output = ()>) {
+    stop.await;
     SHUTDOWN.cancel();
     tokio::time::sleep(GRACE).await;
 }
 
-async fn stop_requested() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
+/// Resolves on SIGINT or SIGTERM. The handlers are installed by this call,
+/// not when the future is first polled.
+#[cfg(unix)]
+fn stop_requested() -> impl Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let interrupt = signal(SignalKind::interrupt());
+    let terminate = signal(SignalKind::terminate());
+    async move {
+        match (interrupt, terminate) {
+            (Ok(mut interrupt), Ok(mut terminate)) => {
                 tokio::select! {
-                    _ = interrupt => {}
+                    _ = interrupt.recv() => {}
                     _ = terminate.recv() => {}
                 }
             }
-            Err(e) => {
-                tracing::warn!("cannot listen for SIGTERM: {e}");
-                let _ = interrupt.await;
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(
+                    "cannot listen for SIGINT/SIGTERM ({e}): stop the server with SIGKILL"
+                );
+                std::future::pending::<()>().await;
             }
         }
     }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
+}
+
+#[cfg(not(unix))]
+fn stop_requested() -> impl Future<Output = ()> {
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
