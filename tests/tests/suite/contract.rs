@@ -14,8 +14,11 @@ async fn every_solution_stops_cleanly_on_sigterm_and_sigint() {
     for lab in common::catalog().labs {
         for signal in [Signal::SIGTERM, Signal::SIGINT] {
             let bin = common::binary(&lab.package(true));
+            // Lab 5 keeps its database in the working directory.
+            let scratch = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
             let mut child = Command::new(&bin)
                 .args(["server", "--addr", "127.0.0.1:0"])
+                .current_dir(scratch.path())
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::null())
                 .kill_on_drop(true)
@@ -45,8 +48,10 @@ async fn every_solution_stops_cleanly_on_sigterm_and_sigint() {
 #[tokio::test]
 async fn a_bad_address_is_a_clear_error() {
     for lab in common::catalog().labs {
+        let scratch = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let output = Command::new(common::binary(&lab.package(true)))
             .args(["server", "--addr", "not-an-address"])
+            .current_dir(scratch.path())
             .output()
             .await
             .unwrap_or_else(|e| panic!("{e}"));
