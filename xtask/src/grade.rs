@@ -27,7 +27,7 @@ use crate::{
     build::{self, Built},
     check::{self, Outcome},
     grades,
-    overlay::{self, Layout, Workspace},
+    overlay::{self, KitSeal, Layout, Workspace},
 };
 
 #[derive(clap::Args)]
@@ -118,6 +118,7 @@ pub fn run(root: &Path, catalog: &Catalog, args: &GradeArgs) -> anyhow::Result<E
         args.submissions.display()
     );
     let grader = Grader::new(root, args.limits.clone())?;
+    let seal = grader.seal(&labs);
     let out = &args.out;
     let results = grader.grade(&labs, &students, args.jobs.max(1), |grade| {
         println!("{}", grades::progress_line(catalog, grade));
@@ -127,7 +128,8 @@ pub fn run(root: &Path, catalog: &Catalog, args: &GradeArgs) -> anyhow::Result<E
         }
     });
     let elapsed = started.elapsed();
-    grades::write_reports(out, &labs, &students, &results, elapsed)?;
+    let kit_changed = grader.seal(&labs) != seal;
+    grades::write_reports(out, &labs, &students, &results, elapsed, kit_changed)?;
     println!(
         "\nGraded in {:.0} s; reports in `{}` (summary.md, grades.csv, grades.json, students/)",
         elapsed.as_secs_f64(),
@@ -136,8 +138,13 @@ pub fn run(root: &Path, catalog: &Catalog, args: &GradeArgs) -> anyhow::Result<E
     let failed = results
         .iter()
         .any(|grade| matches!(grade.verdict, Verdict::GraderError(_)));
-    Ok(if failed {
+    if failed {
         eprintln!("error: the grader could not grade some submissions; see summary.md");
+    }
+    if kit_changed {
+        eprintln!("error: {}", grades::KIT_CHANGED);
+    }
+    Ok(if failed || kit_changed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
@@ -160,7 +167,18 @@ pub fn discover(root: &Path, dir: &Path, labs: &[&Lab]) -> anyhow::Result<Vec<St
 }
 
 pub fn student(root: &Path, name: String, dir: PathBuf, labs: &[&Lab]) -> Student {
-    let layout = overlay::layout(&dir, labs);
+    let mut layout = overlay::layout(&dir, labs);
+    let mut dir = dir;
+    if layout.is_none()
+        && let Some(inner) = overlay::only_folder(&dir)
+    {
+        // An unzipped archive often wraps everything in one folder
+        // (`mcp-auth-labs-main/`): look inside it.
+        layout = overlay::layout(&inner, labs);
+        if layout.is_some() {
+            dir = inner;
+        }
+    }
     let tampered = if layout == Some(Layout::Kit) {
         overlay::tampered(root, &dir)
     } else {
@@ -205,7 +223,7 @@ struct Job<'a> {
 impl Grader {
     /// Builds the instructor's checks and prepares the scratch workspace.
     pub fn new(root: &Path, limits: Limits) -> anyhow::Result<Grader> {
-        let checks_bin = match build::build(root, &build::Target::Package("checks"), false)? {
+        let built = match build::build(root, &build::Target::Package("checks"), false)? {
             Built::Binary(path) => path,
             Built::Failed { compiler } => {
                 anyhow::bail!("the kit's checks crate does not build:\n{compiler}")
@@ -217,6 +235,13 @@ impl Grader {
             fs::remove_dir_all(&bins)
                 .with_context(|| format!("cannot clear `{}`", bins.display()))?;
         }
+        // A copy: a `cargo build` in the checkout while the class is graded
+        // must not swap the checks under a run (it still reads labs.toml and
+        // the snapshots from the checkout, where they were compiled).
+        fs::create_dir_all(&bins).with_context(|| format!("cannot create `{}`", bins.display()))?;
+        let checks_bin = bins.join("checks");
+        fs::copy(&built, &checks_bin)
+            .with_context(|| format!("cannot copy `{}`", built.display()))?;
         Ok(Grader {
             root: root.to_path_buf(),
             checks_bin,
@@ -224,6 +249,11 @@ impl Grader {
             limits,
             bins,
         })
+    }
+
+    /// The instructor's files the checks of `labs` read, as they are now.
+    pub fn seal(&self, labs: &[&Lab]) -> KitSeal {
+        KitSeal::take(&self.root, labs, &self.checks_bin)
     }
 
     /// Grades every student on every lab, calling `on_done` as each
@@ -253,15 +283,21 @@ impl Grader {
                 });
             }
             for lab in labs {
-                // The pristine starter first: it compiles the dependencies
-                // (once per class) and proves the workspace itself builds.
-                let warm = self.warm_up(lab);
+                let mut warm = None;
                 for (index, student) in students.iter().enumerate() {
-                    let next = match &warm {
-                        Ok(()) => self.build(lab, student, index),
-                        Err(e) => {
-                            Next::Done(grade(student, lab, Verdict::GraderError(format!("{e:#}"))))
-                        }
+                    let next = match self.locate(lab, student) {
+                        Err(reason) => Next::Done(grade(student, lab, Verdict::Missing(reason))),
+                        // The pristine starter first, once per lab and only
+                        // if someone submitted it: it compiles the
+                        // dependencies and proves the workspace builds.
+                        Ok(found) => match warm.get_or_insert_with(|| self.warm_up(lab)) {
+                            Ok(()) => self.build(lab, student, found, index),
+                            Err(e) => Next::Done(grade(
+                                student,
+                                lab,
+                                Verdict::GraderError(format!("{e:#}")),
+                            )),
+                        },
                     };
                     match next {
                         Next::Check(job) => {
@@ -291,8 +327,17 @@ impl Grader {
             path: &manifest,
             target_dir: &self.workspace.target,
         };
+        let started = Instant::now();
         match build::build(&self.root, &target, false)? {
-            Built::Binary(_) => Ok(()),
+            Built::Binary(_) => {
+                // The one slow build of a class; the line says where it went.
+                println!(
+                    "  {:<6} the starter and its dependencies: built in {:.1} s (once per lab)",
+                    lab.id,
+                    started.elapsed().as_secs_f64()
+                );
+                Ok(())
+            }
             Built::Failed { compiler } => anyhow::bail!(
                 "{}'s starter does not build in the grading workspace:\n{compiler}",
                 lab.id
@@ -300,22 +345,31 @@ impl Grader {
         }
     }
 
-    /// Places and builds one submission.
-    fn build<'a>(&self, lab: &'a Lab, student: &Student, index: usize) -> Next<'a> {
+    /// The submission's folder for `lab`, or why there is none.
+    fn locate(&self, lab: &Lab, student: &Student) -> Result<(Layout, PathBuf), String> {
         let Some(layout) = student.layout else {
-            return Next::Done(grade(
-                student,
-                lab,
-                Verdict::Missing(overlay::NOT_A_SUBMISSION.to_owned()),
-            ));
+            return Err(overlay::NOT_A_SUBMISSION.to_owned());
         };
-        let Some(lab_dir) = overlay::lab_dir(&student.dir, layout, lab) else {
-            let reason = match layout {
-                Layout::Kit => format!("no labs/{}-{} folder in the submission", lab.id, lab.slug),
-                _ => format!("no {}-{} folder in the submission", lab.id, lab.slug),
-            };
-            return Next::Done(grade(student, lab, Verdict::Missing(reason)));
-        };
+        match overlay::lab_dir(&student.dir, layout, lab) {
+            Some(dir) => Ok((layout, dir)),
+            None => {
+                let folder = format!("{}-{}", lab.id, lab.slug);
+                Err(match layout {
+                    Layout::Kit => format!("no labs/{folder} folder in the submission"),
+                    _ => format!("no {folder} folder in the submission"),
+                })
+            }
+        }
+    }
+
+    /// Places and builds one submission.
+    fn build<'a>(
+        &self,
+        lab: &'a Lab,
+        student: &Student,
+        (layout, lab_dir): (Layout, PathBuf),
+        index: usize,
+    ) -> Next<'a> {
         let mut taken = overlay::take(&self.root, lab, &lab_dir, layout);
         if !student.tampered.is_empty() {
             taken.notes.push(format!(

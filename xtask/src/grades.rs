@@ -19,6 +19,9 @@ use crate::{
     report, style,
 };
 
+/// Said when the instructor's files changed while students' code ran.
+pub const KIT_CHANGED: &str = "the kit's snapshots, labs.toml or checks binary changed while submissions were graded: a submission's code may have rewritten them, so these grades cannot be trusted. Restore the kit (git status) and grade again in a container (docs/grading.md#limits-this-is-not-a-sandbox)";
+
 /// One check's score in one grade.
 pub struct CheckScore<'a> {
     pub check: &'a Check,
@@ -181,6 +184,7 @@ pub fn write_reports(
     students: &[Student],
     grades: &[LabGrade],
     elapsed: Duration,
+    kit_changed: bool,
 ) -> anyhow::Result<()> {
     fs::create_dir_all(out).with_context(|| format!("cannot create `{}`", out.display()))?;
     let find = |student: &Student, lab: &Lab| {
@@ -188,10 +192,11 @@ pub fn write_reports(
             .iter()
             .find(|grade| grade.student == student.name && grade.lab == lab.id)
     };
-    write(
-        &out.join("summary.md"),
-        &summary(labs, students, grades, elapsed, &find),
-    )?;
+    let mut summary = summary(labs, students, grades, elapsed, &find);
+    if kit_changed {
+        summary.insert_str(0, &format!("> **Warning:** {KIT_CHANGED}\n\n"));
+    }
+    write(&out.join("summary.md"), &summary)?;
     write(&out.join("grades.csv"), &csv(labs, students, &find))?;
     let json = class_json(labs, students, elapsed, &find);
     write(&out.join("grades.json"), &pretty(&json))

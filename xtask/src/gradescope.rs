@@ -128,9 +128,14 @@ fn grade_submission(
         &labs,
     );
     let grader = Grader::new(root, args.limits.clone())?;
-    Ok(Graded::Labs(grader.grade(&labs, &[student], 1, |grade| {
+    let seal = grader.seal(&labs);
+    let grades = grader.grade(&labs, &[student], 1, |grade| {
         println!("{}", grades::progress_line(catalog, grade));
-    })))
+    });
+    if grader.seal(&labs) != seal {
+        anyhow::bail!("{}", grades::KIT_CHANGED);
+    }
+    Ok(Graded::Labs(grades))
 }
 
 /// Gradescope's `results.json` for one submission's grades. With several

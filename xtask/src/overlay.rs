@@ -22,6 +22,10 @@ use std::{
 
 use anyhow::Context;
 use labs_meta::Lab;
+use nix::{
+    errno::Errno,
+    fcntl::{Flock, FlockArg},
+};
 
 /// How a submission folder is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +69,19 @@ pub fn layout(dir: &Path, labs: &[&Lab]) -> Option<Layout> {
         [lab] if has_student_files(lab) || dir.join("Cargo.toml").is_file() => {
             Some(Layout::LabFolder)
         }
+        _ => None,
+    }
+}
+
+/// The one folder `dir` holds, when it holds nothing else (hidden entries
+/// aside).
+pub fn only_folder(dir: &Path) -> Option<PathBuf> {
+    let mut entries = fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter(|entry| !entry.file_name().to_string_lossy().starts_with('.'));
+    match (entries.next(), entries.next()) {
+        (Some(only), None) if only.path().is_dir() => Some(only.path()),
         _ => None,
     }
 }
@@ -207,6 +224,35 @@ pub fn tampered(root: &Path, dir: &Path) -> Vec<String> {
     changed
 }
 
+/// A fingerprint of what the checks read from the instructor's checkout
+/// while they run: the graded labs' snapshots and labs.toml (by contents)
+/// and the checks binary (by size and time: hashing 100 MB after every run
+/// would cost more than it guards). Student code runs unsandboxed and could
+/// rewrite them; comparing the seal before and after grading at least tells.
+#[derive(PartialEq, Eq)]
+pub struct KitSeal(u64);
+
+impl KitSeal {
+    pub fn take(root: &Path, labs: &[&Lab], checks_bin: &Path) -> KitSeal {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        for lab in labs {
+            let snapshots = root.join("tests").join("snapshots").join(&lab.id);
+            for rel in files_under(&snapshots) {
+                rel.hash(&mut hasher);
+                fs::read(snapshots.join(&rel)).ok().hash(&mut hasher);
+            }
+        }
+        fs::read(root.join("labs.toml")).ok().hash(&mut hasher);
+        let binary = fs::metadata(checks_bin).ok();
+        binary.as_ref().map(fs::Metadata::len).hash(&mut hasher);
+        binary
+            .and_then(|meta| meta.modified().ok())
+            .hash(&mut hasher);
+        KitSeal(hasher.finish())
+    }
+}
+
 /// `items` in backticks, at most a screenful.
 pub fn list(items: &[String]) -> String {
     const SHOWN: usize = 12;
@@ -265,8 +311,12 @@ fn files_under(dir: &Path) -> Vec<String> {
     out
 }
 
-/// The scratch workspace under `target/grade/`.
+/// The scratch workspace under `target/grade/`, held exclusively: two
+/// grading runs in one checkout would rewrite each other's lab folder in
+/// the middle of a build.
 pub struct Workspace {
+    /// Released when the workspace is dropped, or when the process dies.
+    _lock: Flock<fs::File>,
     root: PathBuf,
     /// `work/`: the instructor's workspace manifest, lock file and shared
     /// crates, plus the one lab being built.
@@ -282,17 +332,28 @@ impl Workspace {
         let grade = root.join("target").join("grade");
         let work = grade.join("work");
         fs::create_dir_all(&work).with_context(|| format!("cannot create `{}`", work.display()))?;
-        sync_tree(&root.join("crates"), &work.join("crates"))?;
-        for file in ["Cargo.lock", "rust-toolchain.toml", "rust-toolchain"] {
-            if root.join(file).is_file() {
-                write_if_changed(&work.join(file), &read(&root.join(file))?)?;
-            }
-        }
-        Ok(Workspace {
+        let workspace = Workspace {
+            _lock: lock(&grade.join("lock"))?,
             root: root.to_path_buf(),
             work,
             target: grade.join("target"),
-        })
+        };
+        workspace.restore()?;
+        Ok(workspace)
+    }
+
+    /// Makes the shared crates, lock file and toolchain file match the
+    /// instructor's again. Run before every build: the previous student's
+    /// code (a build script, its server) could have edited them, and the
+    /// next student must not be built against that.
+    fn restore(&self) -> anyhow::Result<()> {
+        sync_tree(&self.root.join("crates"), &self.work.join("crates"))?;
+        for file in ["Cargo.lock", "rust-toolchain.toml", "rust-toolchain"] {
+            if self.root.join(file).is_file() {
+                write_if_changed(&self.work.join(file), &read(&self.root.join(file))?)?;
+            }
+        }
+        Ok(())
     }
 
     /// Rebuilds `labs/<lab>-<slug>` in the workspace from the starter plus
@@ -300,11 +361,8 @@ impl Workspace {
     pub fn place(&self, lab: &Lab, taken: Option<&Taken>) -> anyhow::Result<PathBuf> {
         let folder = format!("{}-{}", lab.id, lab.slug);
         self.write_manifest(&format!("labs/{folder}"))?;
-        // A student's added dependency may have changed the lock file.
-        write_if_changed(
-            &self.work.join("Cargo.lock"),
-            &read(&self.root.join("Cargo.lock"))?,
-        )?;
+        // Also undoes a lock file that a student's added dependency changed.
+        self.restore()?;
 
         let labs = self.work.join("labs");
         if labs.exists() {
@@ -343,6 +401,22 @@ impl Workspace {
         let text = toml::to_string(&manifest).context("cannot write the grading manifest")?;
         write_if_changed(&self.work.join("Cargo.toml"), text.as_bytes())
     }
+}
+
+/// Takes the lock file at `path`, waiting (and saying so) while another
+/// grading run holds it.
+fn lock(path: &Path) -> anyhow::Result<Flock<fs::File>> {
+    let open =
+        || fs::File::create(path).with_context(|| format!("cannot create `{}`", path.display()));
+    match Flock::lock(open()?, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => return Ok(lock),
+        Err((_, Errno::EWOULDBLOCK)) => {
+            eprintln!("waiting for another grading run in this checkout to finish…");
+        }
+        Err((_, e)) => anyhow::bail!("cannot lock `{}`: {e}", path.display()),
+    }
+    Flock::lock(open()?, FlockArg::LockExclusive)
+        .map_err(|(_, e)| anyhow::anyhow!("cannot lock `{}`: {e}", path.display()))
 }
 
 fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
@@ -391,4 +465,127 @@ fn sync_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
         write_if_changed(&to.join(rel), &read(&from.join(rel))?)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scratch folder for one test, removed when dropped.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Scratch {
+            let dir =
+                std::env::temp_dir().join(format!("xtask-overlay-{}-{name}", std::process::id()));
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+            Scratch(dir)
+        }
+
+        fn file(&self, rel: &str, text: &str) -> &Scratch {
+            let path = self.0.join(rel);
+            fs::create_dir_all(path.parent().unwrap_or(&self.0)).unwrap_or_else(|e| panic!("{e}"));
+            fs::write(path, text).unwrap_or_else(|e| panic!("{e}"));
+            self
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn lab() -> Lab {
+        let catalog = labs_meta::Catalog::parse(
+            r#"
+            format_version = 1
+            [[labs]]
+            id = "lab1"
+            slug = "basic-secret"
+            title = "t"
+            student_files = ["src/auth.rs"]
+            hints = ["h"]
+            checks = []
+            "#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        catalog.labs[0].clone()
+    }
+
+    #[test]
+    fn tells_the_layouts_apart() {
+        let lab = lab();
+        let s = Scratch::new("layouts");
+        s.file("kit/labs/lab1-basic-secret/src/auth.rs", "")
+            .file("labs-folder/lab1-basic-secret/src/auth.rs", "")
+            .file("renamed/lab1-old-slug/src/auth.rs", "")
+            .file("upload/auth.rs", "")
+            .file("notes/notes.txt", "");
+        let layout = |dir: &str| layout(&s.0.join(dir), &[&lab]);
+        assert_eq!(layout("kit"), Some(Layout::Kit));
+        assert_eq!(layout("labs-folder"), Some(Layout::LabsFolder));
+        assert_eq!(layout("renamed"), Some(Layout::LabsFolder));
+        assert_eq!(layout("upload"), Some(Layout::LabFolder));
+        assert_eq!(layout("notes"), None);
+        // A lab folder alone is only accepted when one lab is graded.
+        assert_eq!(super::layout(&s.0.join("upload"), &[&lab, &lab]), None);
+    }
+
+    #[test]
+    fn takes_only_student_files_and_notes_the_rest() {
+        let lab = lab();
+        let root = Scratch::new("root");
+        root.file("labs/lab1-basic-secret/Cargo.toml", "[package]\n")
+            .file("labs/lab1-basic-secret/src/auth.rs", "starter\n")
+            .file("labs/lab1-basic-secret/src/main.rs", "fn main() {}\n");
+        let sub = Scratch::new("submission");
+        // CRLF line ends do not make a file "changed".
+        sub.file("lab1-basic-secret/Cargo.toml", "[package]\r\n")
+            .file("lab1-basic-secret/src/auth.rs", "mine\n")
+            .file("lab1-basic-secret/src/main.rs", "fn main() { cheat() }\n");
+        let taken = take(
+            &root.0,
+            &lab,
+            &sub.0.join("lab1-basic-secret"),
+            Layout::LabsFolder,
+        );
+        let files: Vec<&str> = taken.files.iter().map(|(rel, _)| rel.as_str()).collect();
+        assert_eq!(files, ["src/auth.rs"]);
+        assert!(taken.manifest.is_some());
+        assert_eq!(taken.notes.len(), 1, "{:?}", taken.notes);
+        assert!(
+            taken.notes[0].contains("`src/main.rs`"),
+            "{:?}",
+            taken.notes
+        );
+    }
+
+    #[test]
+    fn never_follows_a_link() {
+        let lab = lab();
+        let root = Scratch::new("link-root");
+        root.file("labs/lab1-basic-secret/src/auth.rs", "starter\n")
+            .file("solution.rs", "the answer\n");
+        let sub = Scratch::new("link-submission");
+        fs::create_dir_all(sub.0.join("lab1-basic-secret/src")).unwrap_or_else(|e| panic!("{e}"));
+        std::os::unix::fs::symlink(
+            root.0.join("solution.rs"),
+            sub.0.join("lab1-basic-secret/src/auth.rs"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let taken = take(
+            &root.0,
+            &lab,
+            &sub.0.join("lab1-basic-secret"),
+            Layout::LabsFolder,
+        );
+        assert!(taken.files.is_empty());
+        assert!(
+            taken.notes[0].contains("is missing (or is a link)"),
+            "{:?}",
+            taken.notes
+        );
+    }
 }
