@@ -117,6 +117,9 @@ pub fn run(root: &Path, catalog: &Catalog, args: &GradeArgs) -> anyhow::Result<E
             .join(", "),
         args.submissions.display()
     );
+    if root.join("solutions").is_dir() {
+        eprintln!("{SOLUTIONS_PRESENT}");
+    }
     let grader = Grader::new(root, args.limits.clone())?;
     let seal = grader.seal(&labs);
     let out = &args.out;
@@ -463,3 +466,6 @@ fn grade(student: &Student, lab: &Lab, verdict: Verdict) -> LabGrade {
         check_secs: 0.0,
     }
 }
+
+const SOLUTIONS_PRESENT: &str = "note: this checkout has solutions/, and a submission's code runs with your rights: it could read them. \
+For marks that count, grade in a container from a copy without them (docs/grading.md#limits-this-is-not-a-sandbox).";

@@ -73,7 +73,9 @@ pub fn scores<'a>(lab: &'a Lab, grade: &'a LabGrade) -> Vec<CheckScore<'a>> {
         // "the server exited (…) before printing `listening on …`", …
         Verdict::Judged(Outcome::NeverListened { reason, .. }) => failed_all(reason.clone()),
         Verdict::Missing(reason) => failed_all(reason.clone()),
-        Verdict::GraderError(error) => failed_all(format!("not graded (grader error): {error}")),
+        Verdict::GraderError(error) => {
+            failed_all(format!("not graded (grader error): {}", one_line(error)))
+        }
     }
 }
 

@@ -159,17 +159,21 @@ pub fn take(root: &Path, lab: &Lab, lab_dir: &Path, layout: Layout) -> Taken {
     }
     let manifest = lab_dir.join("Cargo.toml");
     if fs::symlink_metadata(&manifest).is_ok_and(|meta| meta.is_file()) {
-        if !same_text(&manifest, &starter.join("Cargo.toml")) {
+        if same_text(&manifest, &starter.join("Cargo.toml")) {
+            taken.manifest = Some(manifest);
+        } else if let Some(outside) = reaches_outside(&manifest) {
+            taken.notes.push(format!(
+                "`Cargo.toml` points outside the lab folder ({outside}): the starter's was used"
+            ));
+        } else {
             taken.notes.push(
                 "`Cargo.toml` differs from the starter's; it was used as submitted".to_owned(),
             );
+            taken.manifest = Some(manifest);
         }
-        taken.manifest = Some(manifest);
-    } else if layout != Layout::LabFolder {
-        taken
-            .notes
-            .push("`Cargo.toml` is missing: the starter's was used".to_owned());
     }
+    // No manifest is fine: students rarely change it, and an upload of the
+    // sources alone is graded with the starter's.
     if layout != Layout::LabFolder {
         let graded: Vec<&str> = lab.student_files.iter().map(String::as_str).collect();
         let ignored: Vec<String> = files_under(lab_dir)
@@ -186,6 +190,41 @@ pub fn take(root: &Path, lab: &Lab, lab_dir: &Path, layout: Layout) -> Taken {
         }
     }
     taken
+}
+
+/// The first setting of a submitted manifest that reaches outside the lab
+/// folder: a target `path` or `build` script elsewhere (say, the
+/// instructor's solution five folders up), a path dependency that climbs
+/// out, or a `[patch]`. Unparsable manifests pass: cargo reports them.
+fn reaches_outside(manifest: &Path) -> Option<String> {
+    fn escapes(path: &str) -> bool {
+        let path = Path::new(path);
+        path.is_absolute()
+            || path
+                .components()
+                .any(|c| c == std::path::Component::ParentDir)
+    }
+    fn find(key: &str, value: &toml::Value) -> Option<String> {
+        match value {
+            toml::Value::String(path)
+                if matches!(key, "path" | "build" | "workspace") && escapes(path) =>
+            {
+                Some(format!("`{key} = \"{path}\"`"))
+            }
+            toml::Value::Table(table) => table.iter().find_map(|(key, value)| find(key, value)),
+            toml::Value::Array(items) => items.iter().find_map(|value| find(key, value)),
+            _ => None,
+        }
+    }
+    let text = fs::read_to_string(manifest).ok()?;
+    let table: toml::Table = toml::from_str(&text).ok()?;
+    if let Some(section) = ["patch", "replace"]
+        .into_iter()
+        .find(|s| table.contains_key(*s))
+    {
+        return Some(format!("`[{section}]`"));
+    }
+    table.iter().find_map(|(key, value)| find(key, value))
 }
 
 /// The kit's own files that grading always takes from the instructor.
@@ -560,6 +599,45 @@ mod tests {
             "{:?}",
             taken.notes
         );
+    }
+
+    #[test]
+    fn refuses_a_manifest_that_reaches_outside_the_lab() {
+        let lab = lab();
+        let root = Scratch::new("outside-root");
+        root.file("labs/lab1-basic-secret/Cargo.toml", "[package]\n")
+            .file("labs/lab1-basic-secret/src/auth.rs", "starter\n");
+        let sub = Scratch::new("outside-submission");
+        sub.file(
+            "lab1-basic-secret/Cargo.toml",
+            "[package]\n[[bin]]\nname = \"lab1\"\npath = \"../../../../../solutions/lab1-basic-secret/src/main.rs\"\n",
+        )
+        .file("lab1-basic-secret/src/auth.rs", "mine\n");
+        let taken = take(
+            &root.0,
+            &lab,
+            &sub.0.join("lab1-basic-secret"),
+            Layout::LabsFolder,
+        );
+        assert!(taken.manifest.is_none());
+        assert!(
+            taken.notes[0]
+                .contains("points outside the lab folder (`path = \"../../../../../solutions"),
+            "{:?}",
+            taken.notes
+        );
+        // A dependency added the ordinary way is fine.
+        sub.file(
+            "lab1-basic-secret/Cargo.toml",
+            "[package]\n[dependencies]\nregex = \"1\"\nshop.workspace = true\n",
+        );
+        let taken = take(
+            &root.0,
+            &lab,
+            &sub.0.join("lab1-basic-secret"),
+            Layout::LabsFolder,
+        );
+        assert!(taken.manifest.is_some(), "{:?}", taken.notes);
     }
 
     #[test]
