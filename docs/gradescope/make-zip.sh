@@ -20,8 +20,9 @@ if grep -q 'solutions/' "$stage/Cargo.toml"; then
     echo "make-zip.sh: could not drop solutions/ from the workspace members in Cargo.toml" >&2
     exit 1
 fi
-cp docs/gradescope/setup.sh "$stage/setup.sh"
-sed "s/^LAB=.*/LAB=\"\${LAB:-$lab}\"/" docs/gradescope/run_autograder >"$stage/run_autograder"
+for script in setup.sh run_autograder; do
+    sed "s/^LAB=.*/LAB=\"\${LAB:-$lab}\"/" "docs/gradescope/$script" >"$stage/$script"
+done
 chmod +x "$stage/setup.sh" "$stage/run_autograder"
 rm -f "$out"
 (cd "$stage" && zip -qr "$out" .)

@@ -21,8 +21,11 @@ cd /autograder/source
 # entries from Cargo.lock; every version stays the one the kit pins.
 cargo build -p xtask -p checks
 
-# Grade the kit's own starters once: that builds the grading workspace
-# (target/grade/) with every lab's dependencies, into the image.
-cargo xtask gradescope \
+# The assignment's lab (make-zip.sh sets it, as in run_autograder).
+LAB="${LAB:-lab1}"
+
+# Grade the kit's own starter once: that builds the grading workspace
+# (target/grade/) with the lab's dependencies, into the image.
+cargo xtask gradescope --lab "$LAB" \
     --submission /autograder/source \
     --results /tmp/warm-up-results.json

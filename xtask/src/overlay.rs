@@ -157,6 +157,21 @@ pub fn take(root: &Path, lab: &Lab, lab_dir: &Path, layout: Layout) -> Taken {
             )),
         }
     }
+    // The kit ships its solutions for self-study: say when they were
+    // handed in as they are, and let the instructor decide what it means.
+    let solution = root.join(lab.solution_dir());
+    if solution.is_dir()
+        && taken.files.len() == lab.student_files.len()
+        && taken
+            .files
+            .iter()
+            .all(|(rel, path)| same_text(path, &solution.join(rel)))
+    {
+        taken.notes.push(format!(
+            "the student files are identical to the reference solution in {}/",
+            lab.solution_dir()
+        ));
+    }
     let manifest = lab_dir.join("Cargo.toml");
     if fs::symlink_metadata(&manifest).is_ok_and(|meta| meta.is_file()) {
         if same_text(&manifest, &starter.join("Cargo.toml")) {
