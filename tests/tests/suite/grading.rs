@@ -185,15 +185,35 @@ fn gradescope_writes_a_valid_results_json() {
 }
 
 /// Student binaries (kept under `target/grade/bin/` while checked) still
-/// running: there must be none once the grader is done.
+/// running once the grader is done: there must be none. A student process
+/// whose parent is a live checks binary belongs to a grading run in
+/// progress (another `cargo test` in this checkout), not to ours.
 fn student_processes_left() -> Vec<String> {
+    let exe = |pid: &str| {
+        std::fs::read_link(format!("/proc/{pid}/exe"))
+            .map(|path| path.display().to_string())
+            .unwrap_or_default()
+    };
+    let parent = |pid: &str| {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // `pid (comm) state ppid …`; comm may hold spaces, so split after it.
+        let after_comm = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        after_comm
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned()
+    };
     let Ok(procs) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     procs
         .filter_map(Result::ok)
-        .filter_map(|entry| std::fs::read_link(entry.path().join("exe")).ok())
-        .map(|exe| exe.display().to_string())
-        .filter(|exe| exe.contains("target/grade/bin"))
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
+        .map(|pid| (exe(&pid), pid))
+        .filter(|(exe, _)| exe.contains("target/grade/bin/") && !exe.ends_with("/checks"))
+        .filter(|(_, pid)| !exe(&parent(pid)).contains("target/grade/bin/checks"))
+        .map(|(exe, pid)| format!("{pid} {exe}"))
         .collect()
 }
