@@ -19,9 +19,6 @@ use crate::{
     report, style,
 };
 
-/// Said when the instructor's files changed while students' code ran.
-pub const KIT_CHANGED: &str = "the kit's snapshots, labs.toml or checks binary changed while submissions were graded: a submission's code may have rewritten them, so these grades cannot be trusted. Restore the kit (git status) and grade again in a container (docs/grading.md#limits-this-is-not-a-sandbox)";
-
 /// One check's score in one grade.
 pub struct CheckScore<'a> {
     pub check: &'a Check,
@@ -418,3 +415,6 @@ pub fn pretty(value: &serde_json::Value) -> String {
 pub fn write(path: &Path, text: &str) -> anyhow::Result<()> {
     fs::write(path, text).with_context(|| format!("cannot write `{}`", path.display()))
 }
+
+/// Said when the instructor's files changed while students' code ran.
+pub const KIT_CHANGED: &str = "the kit's snapshots, labs.toml or checks binary changed while submissions were graded: a submission's code may have rewritten them, so these grades cannot be trusted. Restore the kit (git status) and grade again in a container (docs/grading.md#limits-this-is-not-a-sandbox)";

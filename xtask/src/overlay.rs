@@ -49,9 +49,6 @@ impl Layout {
     }
 }
 
-/// Why a folder is not a submission, in words an instructor can act on.
-pub const NOT_A_SUBMISSION: &str = "neither a copy of the kit (no labs/ folder) nor the contents of labs/ (no labN-… folder): nothing to grade";
-
 /// Works out how `dir` is laid out; `labs` are the labs being graded.
 pub fn layout(dir: &Path, labs: &[&Lab]) -> Option<Layout> {
     if dir.join("labs").is_dir() {
@@ -520,6 +517,9 @@ fn sync_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Why a folder is not a submission, in words an instructor can act on.
+pub const NOT_A_SUBMISSION: &str = "neither a copy of the kit (no labs/ folder) nor the contents of labs/ (no labN-… folder): nothing to grade";
 
 #[cfg(test)]
 mod tests {
