@@ -9,6 +9,7 @@
 
 mod catalog;
 mod common;
+mod contract;
 mod grading;
 mod interop;
 mod lab1;
