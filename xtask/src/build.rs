@@ -179,6 +179,9 @@ fn run_cargo(
                     Err(RecvTimeoutError::Disconnected) => break,
                     Err(RecvTimeoutError::Timeout) => {
                         kill_group(child.id());
+                        // Cargo itself, again, so that `wait` returns even
+                        // if the group could not be signalled.
+                        let _ = child.kill();
                         let _ = child.wait();
                         run.timed_out = true;
                         return Ok(run);

@@ -1,7 +1,8 @@
 //! The grader (`cargo xtask grade`, `cargo xtask gradescope`) through its
 //! real binary, on the fixture class in `tests/fixtures/class/` (its README
 //! says what each student did): the points, the reports, and that no
-//! student process outlives the grading.
+//! student process outlives the grading; and on `tests/fixtures/build-hangs/`,
+//! a build that never ends.
 
 use std::{collections::BTreeMap, path::Path, sync::Mutex};
 
@@ -29,9 +30,14 @@ const FAST: &[&str] = &[
 /// Runs `xtask <args>` headless from the repository root; returns (exit
 /// code, stdout + stderr).
 fn xtask(args: &[&str]) -> (i32, String) {
+    // FAST's limits, unless the test sets one itself.
+    let limits = FAST
+        .chunks(2)
+        .filter(|flag_value| !args.contains(&flag_value[0]))
+        .flatten();
     let output = Command::new(common::binary("xtask"))
         .args(args)
-        .args(FAST)
+        .args(limits)
         .current_dir(checks::repo_root())
         .env("CI", "true")
         .output()
@@ -182,6 +188,58 @@ fn gradescope_writes_a_valid_results_json() {
             .is_some_and(|o| o.contains("is a handler stuck?")),
         "{results}"
     );
+}
+
+#[test]
+fn stops_a_build_that_never_ends_and_everything_it_started() {
+    let _serial = GRADING.lock().unwrap_or_else(|p| p.into_inner());
+    let out = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let out_dir = out.path().display().to_string();
+    let (code, output) = xtask(&[
+        "grade",
+        "tests/fixtures/build-hangs",
+        "--lab",
+        "lab1",
+        "--out",
+        &out_dir,
+        "--timeout",
+        "5",
+    ]);
+    assert_eq!(code, 0, "{output}");
+    let grades = json(&out.path().join("grades.json"));
+    let lab = &grades["students"][0]["labs"][0];
+    assert_eq!(lab["status"], "build_failed", "{grades}");
+    assert_eq!(lab["points"], 0, "{grades}");
+    let reason = lab["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("did not finish within 5 s"), "{reason}");
+
+    // Neither the build script nor the child it started survived.
+    let left: Vec<String> = processes()
+        .filter(|(_, exe, cmdline)| {
+            exe.contains("target/grade/target/") || cmdline == "sleep\086399\0"
+        })
+        .map(|(pid, exe, _)| format!("{pid} {exe}"))
+        .collect();
+    assert_eq!(left, Vec::<String>::new(), "{output}");
+}
+
+/// `(pid, executable, NUL-separated command line)` of every process.
+fn processes() -> impl Iterator<Item = (String, String, String)> {
+    let pids = std::fs::read_dir("/proc")
+        .map(|dir| dir.filter_map(Result::ok).collect::<Vec<_>>())
+        .unwrap_or_default();
+    pids.into_iter()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
+        .map(|pid| {
+            let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
+                .map(|path| path.display().to_string())
+                .unwrap_or_default();
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                .unwrap_or_default();
+            (pid, exe, cmdline)
+        })
 }
 
 /// Student binaries (kept under `target/grade/bin/` while checked) still
