@@ -226,6 +226,7 @@ struct Job<'a> {
 impl Grader {
     /// Builds the instructor's checks and prepares the scratch workspace.
     pub fn new(root: &Path, limits: Limits) -> anyhow::Result<Grader> {
+        limits.validate()?;
         let built = match build::build(root, &build::Target::Package("checks"), false)? {
             Built::Binary(path) => path,
             Built::Failed { compiler } => {
@@ -451,6 +452,21 @@ impl Grader {
 }
 
 impl Limits {
+    /// Refuses limits that would fail every student for the grader's
+    /// mistake (a negative or zero timeout).
+    fn validate(&self) -> anyhow::Result<()> {
+        for (flag, seconds) in [
+            ("--timeout", self.timeout),
+            ("--check-timeout", self.check_timeout),
+            ("--start-timeout", self.start_timeout),
+        ] {
+            if !(seconds.is_finite() && seconds > 0.0) {
+                anyhow::bail!("{flag} must be a positive number of seconds, not {seconds}");
+            }
+        }
+        Ok(())
+    }
+
     fn build_limit(&self) -> Duration {
         Duration::try_from_secs_f64(self.timeout).unwrap_or(Duration::from_secs(120))
     }
