@@ -110,7 +110,9 @@ impl LabBinary {
             tokio::time::sleep(Duration::from_millis(50)).await;
             let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
             NeverListened {
-                reason: format!("the server exited ({status}) before printing `listening on http://HOST:PORT`"),
+                reason: format!(
+                    "the server exited ({status}) before printing `listening on http://HOST:PORT`"
+                ),
                 output: output.tail(20),
             }
         };
