@@ -2,18 +2,19 @@
 //! workspace every submission is built in.
 //!
 //! A submission contributes only a lab's student files (`student_files` in
-//! labs.toml) and its `Cargo.toml`; everything else (the starter's other
-//! files, the shared crates, the workspace manifest and lock file, and of
-//! course the checks and snapshots) comes from the instructor's checkout.
-//! Files the student changed elsewhere are listed, so the report can say
-//! they were ignored.
+//! labs.toml) and its `Cargo.toml` (unless that reaches outside the lab
+//! folder); everything else (the starter's other files, the shared crates,
+//! the workspace manifest and lock file, and of course the checks and
+//! snapshots) comes from the instructor's checkout. Files the student
+//! changed elsewhere are listed, so the report can say they were ignored.
 //!
 //! **Invariant:** every submission of a lab is built at the same path
 //! (`target/grade/work/labs/<lab>-<slug>`) into the same target directory,
 //! so the dependencies compile once per class. Cargo tells builds apart by
 //! that path and by source modification times, so [`Workspace::place`]
-//! rewrites the lab's folder from scratch before every build (fresh mtimes)
-//! and `build::build_submission` refuses a build cargo considers fresh.
+//! rewrites the lab's folder from scratch before every build (fresh mtimes),
+//! `build::build_submission` refuses a build cargo considers fresh, and the
+//! workspace is locked against a second grading run in the same checkout.
 
 use std::{
     fs,
