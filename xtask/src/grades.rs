@@ -254,13 +254,42 @@ fn summary(
     out.push_str("\n## Per student\n");
     for student in students {
         let _ = writeln!(out, "\n### {}\n", student.name);
-        if let Some(layout) = student.layout {
-            let _ = writeln!(out, "Submitted {}.", layout.describe());
+        match student.layout {
+            Some(layout) => {
+                let _ = writeln!(out, "Submitted {}.", layout.describe());
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "0 for every lab: {}.",
+                    crate::overlay::NOT_A_SUBMISSION
+                );
+                continue;
+            }
+        }
+        // Labs not handed in, on one line: with `--all` early in a course,
+        // that is most of them.
+        let missing: Vec<&str> = labs
+            .iter()
+            .filter(|lab| {
+                find(student, lab).is_some_and(|g| matches!(g.verdict, Verdict::Missing(_)))
+            })
+            .map(|lab| lab.id.as_str())
+            .collect();
+        if !missing.is_empty() {
+            let _ = writeln!(
+                out,
+                "- not in the submission (0 points): {}",
+                missing.join(", ")
+            );
         }
         for lab in labs {
             let Some(grade) = find(student, lab) else {
                 continue;
             };
+            if matches!(grade.verdict, Verdict::Missing(_)) {
+                continue;
+            }
             let scores = scores(lab, grade);
             let failed: Vec<&CheckScore<'_>> = scores.iter().filter(|s| !s.passed).collect();
             let feedback = format!("students/{}/{}/feedback.txt", student.name, lab.id);
