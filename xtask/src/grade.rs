@@ -3,7 +3,7 @@
 //! taken from a submission), then the reports ([`grades`]).
 //!
 //! The pipeline: builds run one at a time in the shared scratch workspace
-//! (they must: see the invariant in [`overlay`]); each built binary is
+//! (they must: see the invariant in [`crate::workspace`]); each built binary is
 //! copied out and its checks run on a worker thread while the next
 //! submission builds.
 //!
@@ -27,7 +27,8 @@ use crate::{
     build::{self, Built},
     check::{self, Outcome},
     grades,
-    overlay::{self, KitSeal, Layout, Workspace},
+    overlay::{self, Layout},
+    workspace::{KitSeal, Workspace},
 };
 
 #[derive(clap::Args)]

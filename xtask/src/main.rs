@@ -5,8 +5,8 @@
 //! - `list`: every lab with its status from the last check ([`status`]).
 //! - `hint`: hints from vague to concrete.
 //! - `grade`: a whole class's submissions against the instructor's checks
-//!   ([`grade`]: the pipeline, [`overlay`]: what is taken from a submission
-//!   and where it is built, [`grades`]: the reports).
+//!   ([`grade`]: the pipeline, [`overlay`]: what is taken from a submission,
+//!   [`workspace`]: where it is built, [`grades`]: the reports).
 //! - `gradescope`: one submission inside Gradescope's autograder
 //!   ([`gradescope`]).
 //!
@@ -22,6 +22,7 @@ mod overlay;
 mod report;
 mod status;
 mod style;
+mod workspace;
 
 use std::{
     path::{Path, PathBuf},
