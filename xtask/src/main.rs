@@ -4,11 +4,9 @@
 //! - `check`: build a lab, run its checks, print the checklist ([`check`], [`report`]).
 //! - `list`: every lab with its status from the last check ([`status`]).
 //! - `hint`: hints from vague to concrete.
-//! - `grade`: a whole class's submissions against the instructor's checks
-//!   ([`grade`]: the pipeline, [`overlay`]: what is taken from a submission,
-//!   [`workspace`]: where it is built, [`grades`]: the reports).
-//! - `gradescope`: one submission inside Gradescope's autograder
-//!   ([`gradescope`]).
+//! - `grade`: a class against the instructor's checks ([`grade`] pipeline,
+//!   [`overlay`] what is taken, [`workspace`] where it builds, [`grades`] reports).
+//! - `gradescope`: one submission in Gradescope's autograder ([`gradescope`]).
 //!
 //! A student's failure is data (an [`check::Outcome`]); an `Err` means the
 //! runner itself could not work.
