@@ -169,12 +169,18 @@ fn docs_index_lists_every_lab() {
             lab.total_points()
         ));
     }
-    let expected = format!("{}{BEGIN}{table}{END}{}", &page[..start], &page[end + END.len()..]);
+    let expected = format!(
+        "{}{BEGIN}{table}{END}{}",
+        &page[..start],
+        &page[end + END.len()..]
+    );
     if expected != page {
         if std::env::var_os("UPDATE_DOCS").is_some() {
             fs::write(&path, expected).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         } else {
-            panic!("docs/README.md is out of date with labs.toml; run `UPDATE_DOCS=1 cargo test -p checks --test suite docs_index`");
+            panic!(
+                "docs/README.md is out of date with labs.toml; run `UPDATE_DOCS=1 cargo test -p checks --test suite docs_index`"
+            );
         }
     }
 }

@@ -31,7 +31,11 @@ async fn every_solution_stops_cleanly_on_sigterm_and_sigint() {
                 .strip_prefix("listening on http://127.0.0.1:")
                 .and_then(|port| port.parse::<u16>().ok())
                 .unwrap_or_else(|| panic!("{}: first line was {first:?}", lab.id));
-            assert_ne!(port, 0, "{} announced port 0 instead of the real one", lab.id);
+            assert_ne!(
+                port, 0,
+                "{} announced port 0 instead of the real one",
+                lab.id
+            );
 
             let pid = child.id().unwrap_or_else(|| panic!("no pid"));
             nix::sys::signal::kill(Pid::from_raw(pid as i32), signal)
@@ -40,7 +44,11 @@ async fn every_solution_stops_cleanly_on_sigterm_and_sigint() {
                 .await
                 .unwrap_or_else(|_| panic!("{} did not stop within 5 s of {signal}", lab.id))
                 .unwrap_or_else(|e| panic!("wait: {e}"));
-            assert!(status.success(), "{} exited with {status} on {signal}", lab.id);
+            assert!(
+                status.success(),
+                "{} exited with {status} on {signal}",
+                lab.id
+            );
         }
     }
 }
