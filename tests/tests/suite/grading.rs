@@ -16,13 +16,14 @@ static GRADING: Mutex<()> = Mutex::new(());
 
 const CLASS: &str = "tests/fixtures/class";
 
-/// Small limits: the hanging and spinning handlers fail after 2 s per
-/// check, the server that never starts after 2 s.
+/// Small limits: the hanging and spinning handlers fail after 5 s per
+/// check, the server that never starts after 5 s. (A healthy check takes
+/// well under 0.5 s; 5 s leaves room for a loaded CI machine.)
 const FAST: &[&str] = &[
     "--check-timeout",
-    "2",
+    "5",
     "--start-timeout",
-    "2",
+    "5",
     "--timeout",
     "60",
 ];
