@@ -33,7 +33,6 @@ pub struct RunningServer {
     /// `http://127.0.0.1:PORT`, as the server announced it.
     pub base_url: String,
     child: Child,
-    output: Output,
 }
 
 /// What a finished `client` run left behind.
@@ -135,7 +134,6 @@ impl LabBinary {
                 Some(url) if url.starts_with("http://") => Ok(RunningServer {
                     base_url: url.trim().to_owned(),
                     child,
-                    output,
                 }),
                 _ => {
                     kill_group(&child);
@@ -222,11 +220,6 @@ impl RunningServer {
     /// `base_url` + `path`, e.g. `server.url("/mcp")`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
-    }
-
-    /// The last lines the server wrote, for error messages.
-    pub fn output_tail(&self) -> String {
-        self.output.tail(20)
     }
 
     /// Sends SIGTERM and waits for a clean exit (restart checks).
