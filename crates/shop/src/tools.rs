@@ -129,6 +129,19 @@ impl Shop {
         }
     }
 
+    /// The tool no lab's role table knows at first: deny-by-default RBAC
+    /// (lab 4) must refuse it until someone grants it on purpose.
+    #[tool(description = "Refund an order by its id")]
+    fn refund_order(&self, Parameters(OrderId { id }): Parameters<OrderId>) -> CallToolResult {
+        match self.orders.get(id) {
+            Some(order) => CallToolResult::success(vec![Content::text(format!(
+                "refunded order {id} to {}",
+                order.customer
+            ))]),
+            None => CallToolResult::error(vec![Content::text(format!("no order with id {id}"))]),
+        }
+    }
+
     #[tool(description = "Add two integers")]
     fn add(&self, Parameters(AddRequest { a, b }): Parameters<AddRequest>) -> String {
         a.saturating_add(b).to_string()
@@ -153,7 +166,7 @@ impl ServerHandler for Shop {
                 "orders-shop",
                 env!("CARGO_PKG_VERSION"),
             ))
-            .with_instructions("A demo shop: list, read and delete orders.")
+            .with_instructions("A demo shop: list, read, delete and refund orders.")
     }
 }
 

@@ -67,7 +67,7 @@ async fn lab1_python_client_lists_and_calls_tools_with_the_secret() {
     let output = script("mcp_client.py", &["--url", &url, "--token", "secret-token"]).await;
     let stdout = expect_exit(&output, 0);
     assert!(
-        stdout.contains("tools: add, delete_order, get_order, list_orders, whoami"),
+        stdout.contains("tools: add, delete_order, get_order, list_orders, refund_order, whoami"),
         "{stdout}"
     );
     assert!(stdout.contains("result: 42"), "{stdout}");
