@@ -33,6 +33,9 @@ pub struct RunningServer {
     /// `http://127.0.0.1:PORT`, as the server announced it.
     pub base_url: String,
     child: Child,
+    /// Everything it wrote on stdout and stderr, line by line.
+    output: Output,
+    readers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// What a finished `client` run left behind.
@@ -53,9 +56,9 @@ pub struct NeverListened {
     pub output: String,
 }
 
-/// Lines a child wrote, kept for error messages.
+/// Lines a child wrote, kept for error messages and the log checks.
 #[derive(Debug, Clone, Default)]
-struct Output(Arc<Mutex<Vec<String>>>);
+pub struct Output(Arc<Mutex<Vec<String>>>);
 
 impl Output {
     fn push(&self, line: String) {
@@ -64,10 +67,45 @@ impl Output {
         }
     }
 
+    pub fn lines(&self) -> Vec<String> {
+        self.0.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
     /// The last `n` lines.
-    fn tail(&self, n: usize) -> String {
-        let lines = self.0.lock().map(|l| l.clone()).unwrap_or_default();
+    pub fn tail(&self, n: usize) -> String {
+        let lines = self.lines();
         lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+}
+
+tokio::task_local! {
+    /// The programs the current check started, so that the runner can show
+    /// their own output when the check fails (a panic message, an error).
+    static STARTED: Started;
+}
+
+/// The programs one check ran: what each was (`server`, `client`, …) and
+/// what it wrote.
+#[derive(Debug, Clone, Default)]
+pub struct Started(Arc<Mutex<Vec<(String, Output)>>>);
+
+impl Started {
+    /// Runs `check` with every program it starts recorded here.
+    pub async fn record<F: std::future::Future>(&self, check: F) -> F::Output {
+        STARTED.scope(self.clone(), check).await
+    }
+
+    pub fn programs(&self) -> Vec<(String, Output)> {
+        self.0.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    fn note(what: &str, output: &Output) {
+        // Outside a recorded check (the suite's own calls) there is no one to tell.
+        let _ = STARTED.try_with(|started| {
+            if let Ok(mut programs) = started.0.lock() {
+                programs.push((what.to_owned(), output.clone()));
+            }
+        });
     }
 }
 
@@ -98,11 +136,14 @@ impl LabBinary {
             .with_context(|| format!("cannot start `{}`", self.path.display()))?;
 
         let output = Output::default();
+        Started::note("server", &output);
         let (announced, first_line) = oneshot::channel();
         let stdout = child.stdout.take().context("no stdout pipe")?;
-        tokio::spawn(watch_stdout(stdout, output.clone(), announced));
         let stderr = child.stderr.take().context("no stderr pipe")?;
-        tokio::spawn(collect(stderr, output.clone()));
+        let readers = vec![
+            tokio::spawn(watch_stdout(stdout, output.clone(), announced)),
+            tokio::spawn(collect(stderr, output.clone())),
+        ];
 
         let exited = |status: std::io::Result<std::process::ExitStatus>| async {
             // Let the readers drain what the process wrote before it died.
@@ -134,6 +175,8 @@ impl LabBinary {
                 Some(url) if url.starts_with("http://") => Ok(RunningServer {
                     base_url: url.trim().to_owned(),
                     child,
+                    output,
+                    readers,
                 }),
                 _ => {
                     kill_group(&child);
@@ -172,30 +215,48 @@ impl LabBinary {
     /// [`CLIENT_TIMEOUT`]).
     pub async fn run(&self, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<ClientRun> {
         let mut command = self.command(args, env);
-        let child = command
+        let mut child = command
             .spawn()
             .with_context(|| format!("cannot start `{}`", self.path.display()))?;
-        let pid = child.id();
-        match tokio::time::timeout(CLIENT_TIMEOUT, child.wait_with_output()).await {
-            Ok(output) => {
-                let output = output.context("cannot wait for the client")?;
-                Ok(ClientRun {
-                    success: output.status.success(),
-                    code: output.status.code(),
-                    stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-                    stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-                })
-            }
-            Err(_) => {
-                if let Some(pid) = pid {
-                    kill_pid_group(pid);
-                }
-                bail!(
-                    "the client did not finish within {} s",
-                    CLIENT_TIMEOUT.as_secs()
-                )
-            }
+        let (stdout, stderr) = (Output::default(), Output::default());
+        Started::note(args.first().copied().unwrap_or("program"), &stderr);
+        let readers = [
+            tokio::spawn(collect(
+                child.stdout.take().context("no stdout pipe")?,
+                stdout.clone(),
+            )),
+            tokio::spawn(collect(
+                child.stderr.take().context("no stderr pipe")?,
+                stderr.clone(),
+            )),
+        ];
+        let Ok(status) = tokio::time::timeout(CLIENT_TIMEOUT, child.wait()).await else {
+            kill_group(&child);
+            bail!(
+                "`{}` did not finish within {} s",
+                args.first().copied().unwrap_or("the program"),
+                CLIENT_TIMEOUT.as_secs()
+            )
+        };
+        let status = status.context("cannot wait for the client")?;
+        for reader in readers {
+            // A grandchild may hold the pipes open; what was read is enough.
+            let _ = tokio::time::timeout(Duration::from_secs(1), reader).await;
         }
+        let text = |output: &Output| {
+            let lines = output.lines();
+            if lines.is_empty() {
+                String::new()
+            } else {
+                lines.join("\n") + "\n"
+            }
+        };
+        Ok(ClientRun {
+            success: status.success(),
+            code: status.code(),
+            stdout: text(&stdout),
+            stderr: text(&stderr),
+        })
     }
 
     fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
@@ -217,6 +278,16 @@ impl LabBinary {
 }
 
 impl RunningServer {
+    /// Stops the server (SIGTERM, as Ctrl-C would) and returns every line it
+    /// wrote on stdout and stderr, once its pipes are drained.
+    pub async fn stop_and_read_output(mut self) -> anyhow::Result<Vec<String>> {
+        self.terminate().await?;
+        for reader in std::mem::take(&mut self.readers) {
+            let _ = tokio::time::timeout(Duration::from_secs(2), reader).await;
+        }
+        Ok(self.output.lines())
+    }
+
     /// `base_url` + `path`, e.g. `server.url("/mcp")`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
@@ -224,6 +295,10 @@ impl RunningServer {
 
     /// Sends SIGTERM and waits for a clean exit (restart checks).
     pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.terminate().await
+    }
+
+    async fn terminate(&mut self) -> anyhow::Result<()> {
         if let Some(pid) = self.child.id() {
             let pid = Pid::from_raw(i32::try_from(pid).context("pid out of range")?);
             nix::sys::signal::kill(pid, Signal::SIGTERM).context("cannot signal the server")?;
@@ -245,13 +320,7 @@ impl Drop for RunningServer {
 }
 
 fn kill_group(child: &Child) {
-    if let Some(pid) = child.id() {
-        kill_pid_group(pid);
-    }
-}
-
-fn kill_pid_group(pid: u32) {
-    if let Ok(pid) = i32::try_from(pid) {
+    if let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()) {
         // The group may already be gone; nothing to do then.
         let _ = nix::sys::signal::killpg(Pid::from_raw(pid), Signal::SIGKILL);
     }
@@ -272,9 +341,9 @@ async fn watch_stdout(
     output: Output,
     first_line: oneshot::Sender<String>,
 ) {
-    let mut lines = BufReader::new(stdout).lines();
+    let mut lines = BufReader::new(stdout);
     let mut first_line = Some(first_line);
-    while let Ok(Some(line)) = lines.next_line().await {
+    while let Some(line) = next_line(&mut lines).await {
         if let Some(sender) = first_line.take() {
             let _ = sender.send(line.clone());
         }
@@ -283,8 +352,22 @@ async fn watch_stdout(
 }
 
 async fn collect(stream: impl AsyncRead + Unpin, output: Output) {
-    let mut lines = BufReader::new(stream).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
+    let mut lines = BufReader::new(stream);
+    while let Some(line) = next_line(&mut lines).await {
         output.push(line);
+    }
+}
+
+/// The next line, without its line ending; bytes that are not UTF-8 (a log
+/// line echoing a bad header, say) are replaced rather than ending the read,
+/// so a program never blocks on a full pipe.
+async fn next_line(reader: &mut (impl AsyncBufReadExt + Unpin)) -> Option<String> {
+    let mut bytes = Vec::new();
+    match reader.read_until(b'\n', &mut bytes).await {
+        Ok(0) | Err(_) => None,
+        Ok(_) => {
+            let line = String::from_utf8_lossy(&bytes);
+            Some(line.trim_end_matches(['\n', '\r']).to_owned())
+        }
     }
 }

@@ -4,6 +4,12 @@
 //! Servers run with `JWT_SECRET` = [`tokens::JWT_SECRET`], so the checks can
 //! verify the lab's tokens and mint their own for other users.
 
+use std::{
+    collections::BTreeSet,
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -15,12 +21,14 @@ use crate::{
     http::{self, Reply},
     mcp,
     recorder::Recorder,
+    redact,
     tokens::{self, JWT_ENV},
 };
 
 pub const CHECKS: &[(&str, CheckFn)] = checks![
     login_returns_a_token_pair_for_jane_doe,
     login_refuses_a_wrong_password_and_an_unknown_user_alike,
+    login_takes_as_long_for_an_unknown_user,
     login_answers_a_bad_body_with_400_and_get_with_405,
     refresh_token_is_not_an_access_token,
     resource_requires_a_valid_token,
@@ -33,6 +41,16 @@ pub const CHECKS: &[(&str, CheckFn)] = checks![
 
 /// The access token the client checks' recorder hands out and expects.
 const RECORDER_TOKEN: &str = "recorder-access-token";
+
+/// Logins of each kind the timing check measures; odd, so that the median
+/// is one of them.
+const TIMING_SAMPLES: usize = 7;
+/// How many times faster one kind of failed login may be answered before
+/// its time gives it away. With a dummy hash both cost one argon2 (tens of
+/// ms) and differ by noise; an early return for an unknown user answers in
+/// ~1 ms. The gap is an order of magnitude, so the margin can be wide and
+/// hold on a loaded machine.
+const TIMING_RATIO: u32 = 4;
 
 async fn login_returns_a_token_pair_for_jane_doe(lab: &LabBinary) -> anyhow::Result<String> {
     let server = start(lab).await?;
@@ -69,6 +87,57 @@ async fn login_refuses_a_wrong_password_and_an_unknown_user_alike(
         wrong_password.render(&[]),
         unknown_user.render(&[]),
         if alike { "yes" } else { "no" }
+    ))
+}
+
+/// Interleaved samples after a warm-up, compared by their medians: a burst
+/// of load elsewhere slows both kinds alike, and one slow sample moves no
+/// median. The snapshot says "similar", never a number of milliseconds.
+async fn login_takes_as_long_for_an_unknown_user(lab: &LabBinary) -> anyhow::Result<String> {
+    let server = start(lab).await?;
+    let url = server.url("/login");
+    let wrong_password = json!({ "username": READER.0, "password": "not-her-password" });
+    let unknown_user = json!({ "username": "no.such.user", "password": "not-her-password" });
+    // One client, so every sample reuses the connection the warm-up opened.
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .context("cannot build an HTTP client")?;
+    timed_post(&http, &url, &wrong_password).await?;
+    timed_post(&http, &url, &unknown_user).await?;
+
+    let (mut wrong_times, mut unknown_times) = (Vec::new(), Vec::new());
+    let (mut wrong_statuses, mut unknown_statuses) = (BTreeSet::new(), BTreeSet::new());
+    for _ in 0..TIMING_SAMPLES {
+        let (status, took) = timed_post(&http, &url, &wrong_password).await?;
+        wrong_statuses.insert(status);
+        wrong_times.push(took);
+        let (status, took) = timed_post(&http, &url, &unknown_user).await?;
+        unknown_statuses.insert(status);
+        unknown_times.push(took);
+    }
+    let (wrong, unknown) = (median(wrong_times), median(unknown_times));
+    let verdict = if unknown * TIMING_RATIO < wrong {
+        format!(
+            "an unknown user is answered more than {TIMING_RATIO} times faster than a wrong password: the time tells which usernames exist"
+        )
+    } else if wrong * TIMING_RATIO < unknown {
+        format!(
+            "a wrong password is answered more than {TIMING_RATIO} times faster than an unknown user: the time tells which usernames exist"
+        )
+    } else {
+        "similar, so they do not tell which usernames exist".to_owned()
+    };
+    let statuses = |set: &BTreeSet<StatusCode>| {
+        set.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" / ")
+    };
+    Ok(format!(
+        "wrong password, {TIMING_SAMPLES} times: {}\nunknown user, {TIMING_SAMPLES} times: {}\nresponse times: {verdict}",
+        statuses(&wrong_statuses),
+        statuses(&unknown_statuses),
     ))
 }
 
@@ -207,10 +276,11 @@ async fn client_logs_in_and_calls_whoami(lab: &LabBinary) -> anyhow::Result<Stri
 async fn client_reports_a_failed_login(lab: &LabBinary) -> anyhow::Result<String> {
     let recorder = Recorder::start_with_login(READER.0, READER.1, RECORDER_TOKEN).await?;
     let run = client(lab, &recorder, "not-her-password").await?;
-    let message: Vec<&str> = run
+    let message: Vec<String> = run
         .stderr
         .lines()
         .filter(|l| l.starts_with("error:"))
+        .map(redact::ports)
         .collect();
     Ok(format!(
         "client exit: {}\nrequests to /mcp: {}\nstderr (error lines):\n{}",
@@ -231,6 +301,31 @@ async fn log_in(
         json!({ "username": username, "password": password }),
     )
     .await
+}
+
+/// POSTs `body` to `url` and reads the whole answer; returns its status and
+/// how long that took.
+async fn timed_post(
+    http: &reqwest::Client,
+    url: &str,
+    body: &Value,
+) -> anyhow::Result<(StatusCode, Duration)> {
+    let started = Instant::now();
+    let response = http
+        .post(url)
+        .json(body)
+        .send()
+        .await
+        .context("POST /login failed")?;
+    let status = response.status();
+    // The time until the whole answer is in, as an attacker would measure.
+    let _ = response.bytes().await;
+    Ok((status, started.elapsed()))
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort_unstable();
+    samples.get(samples.len() / 2).copied().unwrap_or_default()
 }
 
 /// One JSON-RPC message to `/mcp` within `session`, with or without a token.

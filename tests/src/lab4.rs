@@ -21,11 +21,15 @@ pub const CHECKS: &[(&str, CheckFn)] = checks![
     resource_refuses_a_token_without_user_read_with_403,
     resource_accepts_a_token_with_user_read,
     validity_is_checked_before_permission,
-    permission_names_are_case_sensitive,
-    tools_list_shows_only_the_callers_tools,
     reader_can_list_and_read_orders,
-    delete_without_orders_delete_is_denied_and_deletes_nothing,
+    delete_without_orders_delete_is_refused_before_the_tool_runs,
+    a_refusal_is_a_tool_error_naming_the_permission,
     admin_can_delete_an_order,
+    permissions_decide_not_who_the_user_is,
+    unmapped_tools_are_denied_by_default,
+    permission_names_are_case_sensitive,
+    permissions_match_only_as_whole_names,
+    tools_list_shows_only_the_callers_tools,
     ignores_permissions_the_client_claims_itself,
     client_shows_allowed_and_denied_calls,
 ];
@@ -142,16 +146,53 @@ async fn reader_can_list_and_read_orders(lab: &LabBinary) -> anyhow::Result<Stri
     session(&server, &reader.access, &calls).await
 }
 
-async fn delete_without_orders_delete_is_denied_and_deletes_nothing(
+/// Only the effect is observed (the admin reads the order back), not how the
+/// refusal reads: a guard that answers with the wrong kind of error is the
+/// next check's failure, an unguarded `call_tool` is this one's.
+async fn delete_without_orders_delete_is_refused_before_the_tool_runs(
     lab: &LabBinary,
 ) -> anyhow::Result<String> {
     let server = start(lab).await?;
     let reader = api::login(&server, READER).await?;
-    let calls = [
-        ("delete_order", json!({ "id": 1 })),
-        ("get_order", json!({ "id": 1 })),
-    ];
-    session(&server, &reader.access, &calls).await
+    let admin = api::login(&server, ADMIN).await?;
+    let nothing = tokens::with_permissions(&reader.access, json!([]))?;
+    let mut out = Vec::new();
+    for (who, token, id) in [
+        ("jane.doe (reader)", &reader.access, 1),
+        ("a token with no permissions", &nothing, 2),
+    ] {
+        let order = json!({ "id": id });
+        session(&server, token, &[("delete_order", order.clone())]).await?;
+        let after = session(&server, &admin.access, &[("get_order", order)]).await?;
+        out.push(format!(
+            "{who} calls delete_order {{\"id\":{id}}}, then alex.admin reads the order:\n{after}"
+        ));
+    }
+    Ok(out.join("\n\n"))
+}
+
+async fn a_refusal_is_a_tool_error_naming_the_permission(
+    lab: &LabBinary,
+) -> anyhow::Result<String> {
+    let server = start(lab).await?;
+    let reader = api::login(&server, READER).await?;
+    let nothing = tokens::with_permissions(&reader.access, json!([]))?;
+    labelled_sessions(
+        &server,
+        &[
+            (
+                "jane.doe (reader)",
+                &reader.access,
+                &[("delete_order", json!({ "id": 1 }))],
+            ),
+            (
+                "a token with no permissions",
+                &nothing,
+                &[("list_orders", json!({}))],
+            ),
+        ],
+    )
+    .await
 }
 
 async fn admin_can_delete_an_order(lab: &LabBinary) -> anyhow::Result<String> {
@@ -162,6 +203,101 @@ async fn admin_can_delete_an_order(lab: &LabBinary) -> anyhow::Result<String> {
         ("get_order", json!({ "id": 3 })),
     ];
     session(&server, &admin.access, &calls).await
+}
+
+/// Both directions: a check on the user (`sub == "alex.admin"`) or on a role
+/// lets the first token delete, or refuses the second.
+async fn permissions_decide_not_who_the_user_is(lab: &LabBinary) -> anyhow::Result<String> {
+    let server = start(lab).await?;
+    let reader = api::login(&server, READER).await?;
+    let admin = api::login(&server, ADMIN).await?;
+    let demoted_admin =
+        tokens::with_permissions(&admin.access, json!(["User.Read", "Orders.Read"]))?;
+    let promoted_reader = tokens::with_permissions(
+        &reader.access,
+        json!(["User.Read", "Orders.Read", "Orders.Delete"]),
+    )?;
+    labelled_sessions(
+        &server,
+        &[
+            (
+                "alex.admin, permissions [\"User.Read\",\"Orders.Read\"]",
+                &demoted_admin,
+                &[("delete_order", json!({ "id": 3 }))],
+            ),
+            (
+                "jane.doe, permissions [\"User.Read\",\"Orders.Read\",\"Orders.Delete\"]",
+                &promoted_reader,
+                &[("delete_order", json!({ "id": 2 }))],
+            ),
+        ],
+    )
+    .await
+}
+
+/// `refund_order` is a real shop tool that needs `Orders.Refund`, which no
+/// role grants; `export_customers` is a name the shop does not have. Neither
+/// may slip through a table that lets unknown names pass.
+async fn unmapped_tools_are_denied_by_default(lab: &LabBinary) -> anyhow::Result<String> {
+    let server = start(lab).await?;
+    let reader = api::login(&server, READER).await?;
+    let admin = api::login(&server, ADMIN).await?;
+    let every_other = tokens::with_permissions(
+        &reader.access,
+        json!(["User.Read", "Orders.Read", "Orders.Delete"]),
+    )?;
+    let refund_only = tokens::with_permissions(&reader.access, json!(["Orders.Refund"]))?;
+    let refund = || ("refund_order", json!({ "id": 1 }));
+    let unmapped = || ("export_customers", json!({}));
+    labelled_sessions(
+        &server,
+        &[
+            ("jane.doe (reader)", &reader.access, &[refund()]),
+            ("alex.admin (admin)", &admin.access, &[refund()]),
+            (
+                "every permission but Orders.Refund",
+                &every_other,
+                &[refund(), unmapped()],
+            ),
+            (
+                "permissions [\"Orders.Refund\"] only",
+                &refund_only,
+                &[refund(), unmapped()],
+            ),
+        ],
+    )
+    .await
+}
+
+/// Tokens whose permissions contain `Orders.Delete` only as a part, and one
+/// whose claim is a space-separated string (as an OAuth `scope` would be):
+/// none may delete.
+async fn permissions_match_only_as_whole_names(lab: &LabBinary) -> anyhow::Result<String> {
+    let server = start(lab).await?;
+    let reader = api::login(&server, READER).await?;
+    let mut runs = Vec::new();
+    for permissions in [
+        json!(["Orders.DeleteX"]),
+        json!(["XOrders.Delete"]),
+        json!(["Orders.Delete Orders.Read"]),
+        json!(["Orders"]),
+        json!(["*"]),
+        json!("Orders.Delete Orders.Read"),
+    ] {
+        let shape = if permissions.is_string() {
+            " (a string, not an array)"
+        } else {
+            ""
+        };
+        let token = tokens::with_permissions(&reader.access, permissions.clone())?;
+        runs.push((format!("permissions {permissions}{shape}"), token));
+    }
+    let delete = [("delete_order", json!({ "id": 1 }))];
+    let runs: Vec<_> = runs
+        .iter()
+        .map(|(label, token)| (label.as_str(), token, &delete[..]))
+        .collect();
+    labelled_sessions(&server, &runs).await
 }
 
 async fn ignores_permissions_the_client_claims_itself(lab: &LabBinary) -> anyhow::Result<String> {
@@ -235,6 +371,21 @@ async fn session(
     let bearer = format!("Bearer {token}");
     let session = mcp::session(&server.url("/mcp"), Some(&bearer), calls).await?;
     Ok(without_tools_line(&session))
+}
+
+/// A label, the token to send and the tool calls to make with it.
+type Run<'a> = (&'a str, &'a String, &'a [(&'a str, Value)]);
+
+/// One [`session`] per run, rendered one after another under its label.
+async fn labelled_sessions(server: &RunningServer, runs: &[Run<'_>]) -> anyhow::Result<String> {
+    let mut out = Vec::new();
+    for (label, token, calls) in runs {
+        out.push(format!(
+            "{label}:\n{}",
+            session(server, token, calls).await?
+        ));
+    }
+    Ok(out.join("\n\n"))
 }
 
 /// The tools an MCP session at `/mcp` with `token` as Bearer lists.

@@ -36,14 +36,16 @@ pub const CHECKS: &[(&str, CheckFn)] = checks![
     refresh_without_a_token_is_invalid_request,
     keeps_access_and_refresh_tokens_apart,
     concurrent_refreshes_have_at_most_one_winner,
+    rotation_is_atomic_across_processes,
     logout_revokes_the_family,
     restart_keeps_issued_tokens_and_revocations,
     client_refreshes_once_on_401_and_retries,
     client_gives_up_when_the_refresh_is_refused,
+    client_refreshes_at_most_once_per_request,
 ];
 
-/// How many refreshes race in [`concurrent_refreshes_have_at_most_one_winner`],
-/// and how many times.
+/// How many refreshes race in [`concurrent_refreshes_have_at_most_one_winner`]
+/// and [`rotation_is_atomic_across_processes`], and how many times.
 const RACERS: usize = 24;
 const ROUNDS: usize = 5;
 
@@ -84,10 +86,12 @@ async fn stores_refresh_tokens_only_as_hashes(lab: &LabBinary) -> anyhow::Result
     );
     for (label, token) in [("first", &first.refresh), ("second", &second.refresh)] {
         let raw = URL_SAFE_NO_PAD.decode(token).unwrap_or_default();
+        let hex: String = raw.iter().map(|byte| format!("{byte:02x}")).collect();
         out.push_str(&format!(
-            "the {label} login's refresh token is in the database as text: {}, as raw bytes: {}\n",
+            "the {label} login's refresh token is in the database as text: {}, as raw bytes: {}, as hex: {}\n",
             yes(contains(&stored, token.as_bytes())),
             yes(contains(&stored, &raw)),
+            yes(contains(&stored, hex.as_bytes())),
         ));
     }
     Ok(out)
@@ -212,62 +216,124 @@ async fn keeps_access_and_refresh_tokens_apart(lab: &LabBinary) -> anyhow::Resul
 
 async fn concurrent_refreshes_have_at_most_one_winner(lab: &LabBinary) -> anyhow::Result<String> {
     let server = start(lab, &[]).await?;
-    let mut winners = Vec::new();
-    let mut answers = Vec::new();
-    let mut afterwards = Vec::new();
+    let mut tally = RaceTally::default();
     // A read-then-write rotation loses most races, but not every one:
     // several rounds make a lucky pass unlikely.
     for _ in 0..ROUNDS {
         let pair = api::login(&server, READER).await?;
-        let replies = race(&server, &pair.refresh, RACERS).await?;
+        let replies = race(&[&server], &pair.refresh, RACERS).await?;
+        tally.add(&server, &replies).await?;
+    }
+    Ok(format!(
+        "{ROUNDS} rounds of {RACERS} refreshes with the same token at once\n{tally}"
+    ))
+}
+
+/// Two server processes on one database file, as behind a load balancer:
+/// the connection's mutex serializes requests inside one process only, so
+/// here the database transaction alone must make rotation atomic.
+async fn rotation_is_atomic_across_processes(lab: &LabBinary) -> anyhow::Result<String> {
+    let (_dir, db) = database_file()?;
+    let first = start_with_db(lab, &db).await?;
+    let second = start_with_db(lab, &db).await?;
+    let mut tally = RaceTally::default();
+    for _ in 0..ROUNDS {
+        let pair = api::login(&first, READER).await?;
+        let replies = race(&[&first, &second], &pair.refresh, RACERS).await?;
+        tally.add(&second, &replies).await?;
+    }
+    Ok(format!(
+        "two servers on one --db file; {ROUNDS} rounds of {RACERS} refreshes with the same token at once, half to each\n{tally}"
+    ))
+}
+
+/// What the rounds of a refresh race showed, deduplicated for a snapshot.
+#[derive(Default)]
+struct RaceTally {
+    winners: Vec<String>,
+    answers: Vec<String>,
+    afterwards: Vec<String>,
+}
+
+impl RaceTally {
+    /// Records one round; tries the winner's new refresh token at `server`.
+    async fn add(&mut self, server: &RunningServer, replies: &[http::Reply]) -> anyhow::Result<()> {
         let won: Vec<&http::Reply> = replies
             .iter()
             .filter(|r| r.status == StatusCode::OK)
             .collect();
-        winners.push(won.len().to_string());
-        answers.extend(replies.iter().map(api::short));
+        self.winners.push(won.len().to_string());
+        self.answers.extend(replies.iter().map(api::short));
         if let Some(winner) = won.first() {
             // The losers presented a used token: a reuse, which revokes
             // the family, so even the winner's new refresh token is dead.
             let winner = api::pair(winner)?;
-            afterwards.push(api::short(&api::refresh(&server, &winner.refresh).await?));
+            let reply = api::refresh(server, &winner.refresh).await?;
+            self.afterwards.push(api::short(&reply));
         }
+        Ok(())
     }
-    for list in [&mut answers, &mut afterwards] {
-        list.sort();
-        list.dedup();
+}
+
+impl std::fmt::Display for RaceTally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let distinct = |list: &[String]| {
+            let mut list = list.to_vec();
+            list.sort();
+            list.dedup();
+            list.join(" | ")
+        };
+        write!(
+            f,
+            "winners (200) per round: {}\n\
+             distinct answers: {}\n\
+             the winner's new refresh token afterwards: {}",
+            self.winners.join(", "),
+            distinct(&self.answers),
+            distinct(&self.afterwards),
+        )
     }
-    Ok(format!(
-        "{ROUNDS} rounds of {RACERS} refreshes with the same token at once\n\
-         winners (200) per round: {}\n\
-         distinct answers: {}\n\
-         the winner's new refresh token afterwards: {}",
-        winners.join(", "),
-        answers.join(" | "),
-        afterwards.join(" | "),
-    ))
 }
 
 async fn logout_revokes_the_family(lab: &LabBinary) -> anyhow::Result<String> {
     let server = start(lab, &[]).await?;
+    // The same user on another device: no logout below may touch it.
+    let other_device = api::login(&server, READER).await?;
+
     let first = api::login(&server, READER).await?;
-    let second = api::pair(&api::refresh(&server, &first.refresh).await?)?;
-    let logout = api::post(
-        &server,
-        "/logout",
-        json!({ "refreshToken": second.refresh }),
-    )
-    .await?;
-    let after = api::refresh(&server, &second.refresh).await?;
+    let current = api::pair(&api::refresh(&server, &first.refresh).await?)?;
+    let logout_with_current = logout(&server, &current.refresh).await?;
+    let after = api::refresh(&server, &current.refresh).await?;
+
+    // A thief copied the login's token and refreshed before its owner did;
+    // the owner, still holding the spent token, logs out with it. Only a
+    // revoked family takes the thief's newer token down too.
+    let stolen = api::login(&server, READER).await?;
+    let thiefs = api::pair(&api::refresh(&server, &stolen.refresh).await?)?;
+    let logout_with_spent = logout(&server, &stolen.refresh).await?;
+    let thiefs_after = api::refresh(&server, &thiefs.refresh).await?;
+
     let missing = api::post(&server, "/logout", json!({})).await?;
+    let other_after = api::refresh(&server, &other_device.refresh).await?;
     Ok(format!(
         "POST /logout with the current refresh token: {}\n\
          that refresh token afterwards: {}\n\
-         POST /logout without a token: {}",
-        api::short(&logout),
+         POST /logout with a spent token of a family a thief refreshed ahead of its owner: {}\n\
+         the thief's newer token afterwards: {}\n\
+         POST /logout without a token: {}\n\
+         the same user's login on another device afterwards: {}",
+        api::short(&logout_with_current),
         api::short(&after),
+        api::short(&logout_with_spent),
+        api::short(&thiefs_after),
         api::short(&missing),
+        api::short(&other_after),
     ))
+}
+
+/// `POST /logout {"refreshToken": token}`.
+async fn logout(server: &RunningServer, token: &str) -> anyhow::Result<http::Reply> {
+    api::post(server, "/logout", json!({ "refreshToken": token })).await
 }
 
 async fn restart_keeps_issued_tokens_and_revocations(lab: &LabBinary) -> anyhow::Result<String> {
@@ -301,8 +367,12 @@ async fn client_gives_up_when_the_refresh_is_refused(lab: &LabBinary) -> anyhow:
     client_against(lab, Refresh::Refuses).await
 }
 
+async fn client_refreshes_at_most_once_per_request(lab: &LabBinary) -> anyhow::Result<String> {
+    client_against(lab, Refresh::DoesNotHelp).await
+}
+
 /// Runs the lab's client against the reference [`RefreshServer`], where
-/// each access token is good for one tool call, and shows both sides.
+/// each access token is good for at most one tool call, and shows both sides.
 async fn client_against(lab: &LabBinary, mode: Refresh) -> anyhow::Result<String> {
     let server = RefreshServer::start(mode).await?;
     let run = api::run_client_as(lab, &server.base_url, READER).await?;
@@ -352,14 +422,18 @@ async fn login_reply(server: &RunningServer) -> anyhow::Result<http::Reply> {
     .await
 }
 
-/// Sends `n` refreshes with `token` at the same moment: each task waits at a
-/// barrier with its connection ready, then all send.
-async fn race(server: &RunningServer, token: &str, n: usize) -> anyhow::Result<Vec<http::Reply>> {
+/// Sends `n` refreshes with `token` at the same moment, spread evenly over
+/// `servers`: each task waits at a barrier, then all send.
+async fn race(
+    servers: &[&RunningServer],
+    token: &str,
+    n: usize,
+) -> anyhow::Result<Vec<http::Reply>> {
     let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(n));
     let tasks: Vec<_> = (0..n)
-        .map(|_| {
+        .map(|i| {
             let barrier = barrier.clone();
-            let url = server.url("/refresh");
+            let url = servers[i % servers.len()].url("/refresh");
             let body = json!({ "refreshToken": token });
             tokio::spawn(async move {
                 barrier.wait().await;

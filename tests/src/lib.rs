@@ -11,6 +11,8 @@
 //! - [`runner`]: run a lab's checks in order and judge each against its
 //!   snapshot; the `checks` binary prints the verdicts as JSON lines.
 //! - `lab1`, …: one module per lab, one `async fn` per check.
+//! - [`security`]: the checks every lab shares (sessions, malformed headers,
+//!   credentials in logs), bound to each lab's credentials.
 //!
 //! **Invariant:** checks talk to a lab only through its binary (HTTP, stdout,
 //! exit code); nothing here links a lab crate, so the same checks judge a
@@ -31,6 +33,7 @@ pub mod recorder;
 pub mod redact;
 pub mod refresh_server;
 pub mod runner;
+pub mod security;
 pub mod tokens;
 
 use std::{future::Future, pin::Pin};
@@ -51,17 +54,19 @@ macro_rules! checks {
 }
 pub(crate) use checks;
 
-/// Every lab's checks, by lab id. `labs.toml` gives their order and titles;
-/// a test asserts both list the same ids.
-pub fn checks_of(lab: &str) -> Option<&'static [(&'static str, CheckFn)]> {
-    match lab {
-        "lab1" => Some(lab1::CHECKS),
-        "lab2" => Some(lab2::CHECKS),
-        "lab3" => Some(lab3::CHECKS),
-        "lab4" => Some(lab4::CHECKS),
-        "lab5" => Some(lab5::CHECKS),
-        _ => None,
-    }
+/// Every lab's checks, by lab id: its own, then the ones every lab shares.
+/// `labs.toml` gives their order and titles; a test asserts both list the
+/// same ids.
+pub fn checks_of(lab: &str) -> Option<Vec<(&'static str, CheckFn)>> {
+    let (own, shared) = match lab {
+        "lab1" => (lab1::CHECKS, security::lab1::CHECKS),
+        "lab2" => (lab2::CHECKS, security::lab2::CHECKS),
+        "lab3" => (lab3::CHECKS, security::lab3::CHECKS),
+        "lab4" => (lab4::CHECKS, security::lab4::CHECKS),
+        "lab5" => (lab5::CHECKS, security::lab5::CHECKS),
+        _ => return None,
+    };
+    Some(own.iter().chain(shared).copied().collect())
 }
 
 /// The repository root (this crate lives in `tests/`).

@@ -89,6 +89,7 @@ async fn main() -> anyhow::Result<ExitCode> {
                     error: Some(format!(
                         "not finished: all checks together may take {seconds} s"
                     )),
+                    output: None,
                     millis: 0,
                 }));
             }

@@ -1,7 +1,8 @@
 //! A reference server for the refresh client checks (lab 5): `/login`,
 //! `/refresh` and the demo shop at `/mcp`, where every access token is good
-//! for exactly one `tools/call`. A client making several calls therefore
+//! for at most one `tools/call`. A client making several calls therefore
 //! has to refresh between them, and the server logs what it was sent.
+//! [`Refresh`] says how `/refresh` answers.
 //!
 //! Tokens are plain counters (`access-1`, `refresh-1`, …): the client must
 //! treat them as opaque, and the log can show them as they are.
@@ -37,7 +38,15 @@ pub enum Refresh {
     Rotates,
     /// Refuses every refresh with 400 `invalid_grant`.
     Refuses,
+    /// Rotates, but no tool call is accepted after the first refresh (as
+    /// when the account was disabled meanwhile): a refresh does not help,
+    /// and a client must give up rather than refresh again. After
+    /// [`LOOP_LIMIT`] rotations it refuses, so a looping client ends.
+    DoesNotHelp,
 }
+
+/// How many refreshes [`Refresh::DoesNotHelp`] grants before refusing.
+const LOOP_LIMIT: u32 = 3;
 
 #[derive(Debug)]
 struct Tokens {
@@ -136,7 +145,12 @@ async fn refresh(State(state): State<Shared>, Json(body): Json<Value>) -> Respon
     };
     let presented = body["refreshToken"].as_str().unwrap_or("(none)").to_owned();
     let current = format!("refresh-{}", tokens.generation);
-    let accepted = tokens.mode == Refresh::Rotates && presented == current && !tokens.refreshed;
+    let allowed = match tokens.mode {
+        Refresh::Rotates => true,
+        Refresh::Refuses => false,
+        Refresh::DoesNotHelp => tokens.generation <= LOOP_LIMIT,
+    };
+    let accepted = allowed && presented == current && !tokens.refreshed;
     if !accepted {
         tokens
             .log
@@ -157,7 +171,8 @@ async fn refresh(State(state): State<Shared>, Json(body): Json<Value>) -> Respon
     Json(pair).into_response()
 }
 
-/// Accepts only the newest access token, and that for one `tools/call`.
+/// Accepts only the newest access token, and that for one `tools/call`
+/// (in [`Refresh::DoesNotHelp`], only the login's).
 async fn guard(State(state): State<Shared>, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
     let Ok(bytes) = to_bytes(body, 1 << 20).await else {
@@ -179,7 +194,8 @@ async fn guard(State(state): State<Shared>, request: Request, next: Next) -> Res
         };
         let current = presented == format!("access-{}", tokens.generation);
         let is_call = method.as_deref() == Some("tools/call");
-        let ok = current && !(is_call && tokens.spent);
+        let refused_after_refresh = tokens.mode == Refresh::DoesNotHelp && tokens.generation > 1;
+        let ok = current && !(is_call && (tokens.spent || refused_after_refresh));
         if is_call {
             let outcome = if ok { "ok" } else { "401" };
             tokens

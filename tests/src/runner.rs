@@ -8,7 +8,13 @@ use std::{
 use insta::internals::TextSnapshotContents;
 use labs_meta::report::{CheckResult, Event};
 
-use crate::{CheckFn, LabBinary, harness::NeverListened};
+use crate::{
+    CheckFn, LabBinary,
+    harness::{NeverListened, Started},
+};
+
+/// How many of each program's last lines a failure shows.
+const OUTPUT_LINES: usize = 12;
 
 /// How long one check may take before it counts as failed, unless the
 /// caller says otherwise (the grader uses less: a class of hanging handlers
@@ -71,9 +77,10 @@ async fn run_one(
     timeout: Duration,
 ) -> CheckResult {
     let started = Instant::now();
+    let programs = Started::default();
     let observed = match check {
         None => Err(format!("the checks crate has no check `{id}` for {lab}")),
-        Some(check) => match tokio::time::timeout(timeout, check(bin)).await {
+        Some(check) => match tokio::time::timeout(timeout, programs.record(check(bin))).await {
             Ok(Ok(observation)) => Ok(observation),
             Ok(Err(e)) => Err(format!("{e:#}")),
             Err(_) => Err(format!(
@@ -90,6 +97,7 @@ async fn run_one(
         actual: None,
         diff: None,
         error: None,
+        output: None,
         millis,
     };
     let expected = load_snapshot(lab, id);
@@ -112,7 +120,46 @@ async fn run_one(
             result.actual = Some(actual);
         }
     }
+    if !result.passed {
+        result.output = own_words(&programs, result.error.is_some());
+    }
     result
+}
+
+/// What the lab's programs said themselves, for a failed check: every
+/// program's last lines when the check could not observe anything (a
+/// dropped connection, a timeout), else only those of a program that
+/// panicked, since a wrong answer is already in the diff.
+fn own_words(programs: &Started, could_not_observe: bool) -> Option<String> {
+    let mut out = String::new();
+    for (what, output) in programs.programs() {
+        let lines = output.lines();
+        let panic = lines.iter().position(|line| line.contains("panicked at"));
+        if lines.is_empty() || !(could_not_observe || panic.is_some()) {
+            continue;
+        }
+        // The first panic's message and location, else the last lines.
+        let tail = match panic {
+            Some(at) => {
+                let end = lines[at..]
+                    .iter()
+                    .position(|line| line.trim().is_empty())
+                    .map_or(lines.len(), |blank| at + blank);
+                &lines[at..end.min(at + OUTPUT_LINES)]
+            }
+            None => &lines[lines.len().saturating_sub(OUTPUT_LINES)..],
+        };
+        let label = if panic.is_some() {
+            "panicked"
+        } else {
+            "last lines"
+        };
+        out.push_str(&format!("{what} ({label}):\n"));
+        for line in tail {
+            out.push_str(&format!("  {}\n", crate::redact::ports(line)));
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// The snapshot's contents, normalized as insta compares them.

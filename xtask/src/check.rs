@@ -24,8 +24,8 @@ use crate::{
 
 #[derive(clap::Args)]
 pub struct CheckArgs {
-    /// The lab to check, e.g. lab1.
-    pub lab: String,
+    /// The lab to check, e.g. lab1; without it, the labs and the next one to do.
+    pub lab: Option<String>,
     /// Check the reference solution instead of your starter.
     #[arg(long)]
     pub solution: bool,
@@ -65,7 +65,12 @@ impl Outcome {
 }
 
 pub fn run(root: &Path, catalog: &Catalog, args: &CheckArgs) -> anyhow::Result<ExitCode> {
-    let lab = crate::find_lab(catalog, &args.lab)?;
+    let Some(lab) = &args.lab else {
+        status::print_list(root, catalog);
+        // Not a pass: a CI step that forgot the lab must not go green.
+        return Ok(ExitCode::from(2));
+    };
+    let lab = crate::find_lab(catalog, lab)?;
     let source = match (&args.path, args.solution) {
         (Some(dir), _) => Source::Dir(dir.clone()),
         (None, true) => Source::Solution,
@@ -252,6 +257,7 @@ pub fn run_checks(
                 "the checks stopped before this one ({status}): {}",
                 stderr.trim()
             )),
+            output: None,
             millis: 0,
         };
         on_event(Progress::Event(&Event::Check(result.clone())));

@@ -182,6 +182,12 @@ fn explain(lab: &Lab, result: &CheckResult) -> String {
             }
         }
     }
+    if let Some(output) = &result.output {
+        out.push_str("  what your program printed:\n");
+        for line in output.lines() {
+            out.push_str(&format!("    {line}\n"));
+        }
+    }
     out.push_str(&format!("  hint: {}\n", check.hint));
     out.push_str(&format!("  read: {}#{}\n", lab.docs_page(), check.docs));
     out.push_str(&format!("  more: cargo xtask hint {}\n", lab.id));

@@ -29,17 +29,36 @@ pub fn record(root: &Path, lab: &Lab, passed: usize) {
     }
 }
 
+/// Every lab with its last result, one aligned row each, then the command
+/// for the next step: the first lab that does not pass yet.
 pub fn print_list(root: &Path, catalog: &Catalog) {
     let all = load(root);
+    let slug_width = catalog.labs.iter().map(|lab| lab.slug.len()).max().unwrap_or(0);
     for lab in &catalog.labs {
         let total = lab.checks.len();
-        let status = match all.get(&lab.id) {
-            None => style::dim("not checked yet"),
-            Some(&passed) if passed == total => style::green(&format!("✓ {passed}/{total}")),
-            Some(&passed) => style::red(&format!("✗ {passed}/{total}")),
+        // Padded before it is coloured: escape codes have no width.
+        let (text, paint): (String, fn(&str) -> String) = match all.get(&lab.id) {
+            None => ("not checked yet".to_owned(), style::dim),
+            Some(&passed) if passed == total => (format!("✓ {passed}/{total}"), style::green),
+            Some(&passed) => (format!("✗ {passed}/{total}"), style::red),
         };
-        println!("{:<6} {:<62} {status}", lab.id, lab.title);
+        let status = paint(&format!("{text:<15}"));
+        println!("{:<5} {:<slug_width$}  {status}  {}", lab.id, lab.slug, lab.title);
     }
     println!();
-    println!("Check a lab with `cargo xtask check <lab>`; stuck? `cargo xtask hint <lab>`.");
+    match next_lab(catalog, &all) {
+        Some(lab) => println!(
+            "Next: `cargo xtask check {}` (docs/{}-{}.md); stuck? `cargo xtask hint {}`.",
+            lab.id, lab.id, lab.slug, lab.id
+        ),
+        None => println!("Every lab passes. Compare your files with solutions/ for other ways to do it."),
+    }
+}
+
+/// The first lab whose last check did not pass every check.
+fn next_lab<'a>(catalog: &'a Catalog, all: &BTreeMap<String, usize>) -> Option<&'a Lab> {
+    catalog
+        .labs
+        .iter()
+        .find(|lab| all.get(&lab.id) != Some(&lab.checks.len()))
 }

@@ -33,6 +33,11 @@ pub struct CheckResult {
     pub diff: Option<String>,
     /// Why the check could not observe anything (timeout, crash, …).
     pub error: Option<String>,
+    /// On a failure that the lab's own words explain better than the diff
+    /// (it crashed, panicked or timed out): the last lines the programs the
+    /// check started wrote, labelled by program.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
     pub millis: u64,
 }
 

@@ -2,11 +2,12 @@
 //!
 //! # Layout
 //! - [`tools`]: the demo MCP server, an orders shop with `list_orders`,
-//!   `get_order`, `delete_order`, `add` and `whoami`.
+//!   `get_order`, `delete_order`, `refund_order`, `add` and `whoami`.
 //! - [`Caller`]: who the auth middleware says is calling; tools read it.
 //! - [`serve`]: bind, print `listening on http://…`, `TCP_NODELAY`, clean
 //!   shutdown on SIGINT/SIGTERM.
 //! - [`client`]: the demo client session every lab's `client` prints.
+//! - [`url`]: what every client's `--url` accepts.
 //!
 //! The labs add authentication and authorization around these pieces; the
 //! pieces themselves stay the same from lab 1 to lab 5.
@@ -14,6 +15,7 @@
 pub mod client;
 pub mod serve;
 pub mod tools;
+pub mod url;
 
 pub use serve::{init_tracing, mcp_service, serve};
 pub use tools::{Orders, Shop};

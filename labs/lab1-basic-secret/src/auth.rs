@@ -74,6 +74,8 @@ pub async fn require_secret(
 fn bearer_token(value: &HeaderValue) -> Option<&str> {
     // TODO(lab1): step 4 — split the value at the first space into scheme and
     // token; accept the scheme in any case (`bearer`, `Bearer`, `BEARER`).
+    // The value is bytes a client chose: a value you cannot read as text is
+    // a wrong credential (`None`), never a panic.
     // (docs/lab1-basic-secret.md#step-4-let-the-right-secret-through)
     None
 }

@@ -81,8 +81,9 @@ impl Keys {
     pub fn from_env() -> anyhow::Result<Keys> {
         // TODO(lab2): step 1 — read the key from `JWT_SECRET`
         // (`std::env::var_os`). Fall back to `DEMO_SECRET`, with a
-        // `tracing::warn!`, only when the variable is unset or empty.
-        // (docs/lab2-jwt.md#step-1-the-signing-key)
+        // `tracing::warn!`, only when the variable is unset. An empty
+        // `JWT_SECRET` counts as set: it is too short, so `Keys::new`
+        // refuses it. (docs/lab2-jwt.md#step-1-the-signing-key)
         Keys::new(DEMO_SECRET.as_bytes())
     }
 
@@ -105,7 +106,9 @@ impl Keys {
         ttl: Duration,
     ) -> anyhow::Result<String> {
         // TODO(lab2): step 2 — build the `Claims` (`iat` is now, from
-        // `get_current_timestamp()`; `exp` is `iat` + `ttl`) and sign them with
+        // `get_current_timestamp()`; `exp` is `iat` + `ttl`, and a TTL so long
+        // that the sum overflows is an error naming the TTL, not a panic) and
+        // sign them with
         // `encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)`.
         // (docs/lab2-jwt.md#step-2-mint-a-token)
         bail!("minting is not written yet: see TODO(lab2) step 2 in src/jwt.rs")

@@ -75,17 +75,20 @@ pub enum TokenError {
 
 impl Keys {
     /// Reads the key from `JWT_SECRET`. Without it the server still starts,
-    /// with the public demo key and a warning; a key that is set but too
-    /// short is refused, because that is a mistake worth stopping for.
+    /// with the public demo key and a warning. A key that is set but too
+    /// short is refused, because that is a mistake worth stopping for; an
+    /// empty one counts as set (`JWT_SECRET=` or `JWT_SECRET="$TYPO"` in a
+    /// deploy script), so it is refused too rather than swapped for a key
+    /// that anyone can read.
     pub fn from_env() -> anyhow::Result<Keys> {
         match std::env::var_os("JWT_SECRET") {
-            Some(value) if !value.is_empty() => {
+            Some(value) => {
                 let value = value
                     .into_string()
                     .map_err(|_| anyhow::anyhow!("JWT_SECRET is not valid UTF-8"))?;
                 Keys::new(value.as_bytes())
             }
-            _ => {
+            None => {
                 tracing::warn!(
                     "JWT_SECRET is not set: using the public demo key, fine for the lab only"
                 );
@@ -116,12 +119,17 @@ impl Keys {
         ttl: Duration,
     ) -> anyhow::Result<String> {
         let iat = get_current_timestamp();
+        // `iat + ttl` overflows for an absurd TTL: a panic in a debug build,
+        // a token that expired in 1970 in a release build. Say so instead.
+        let exp = iat
+            .checked_add(ttl.as_secs())
+            .with_context(|| format!("a TTL of {ttl:?} is too long: exp = iat + ttl overflows"))?;
         let claims = Claims {
             sub: sub.to_owned(),
             name: name.to_owned(),
             admin,
             iat,
-            exp: iat.saturating_add(ttl.as_secs()),
+            exp,
         };
         // `Header::new` writes `{"alg":"HS256","typ":"JWT"}`.
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)

@@ -21,6 +21,7 @@ mod users;
 use std::{process::ExitCode, time::Duration};
 
 use clap::{Parser, Subcommand};
+use shop::url::ServerUrl;
 
 #[derive(Parser)]
 #[command(about = "Lab 3: a login endpoint that issues tokens, and resources that need them")]
@@ -39,9 +40,9 @@ enum Command {
     },
     /// Log in, then list the MCP server's tools and call `whoami`.
     Client {
-        /// The server's root, e.g. http://127.0.0.1:3000
-        #[arg(long)]
-        url: String,
+        /// The server, e.g. http://127.0.0.1:3000 (its MCP endpoint, …/mcp, works too).
+        #[arg(long, value_parser = ServerUrl::parse)]
+        url: ServerUrl,
         #[arg(long)]
         username: String,
         #[arg(long)]
@@ -94,7 +95,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             username,
             password,
         } => {
-            client::run(&url, &username, &password).await?;
+            client::run(url.root(), &username, &password).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Mint {

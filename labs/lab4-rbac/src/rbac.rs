@@ -31,6 +31,9 @@ pub const USER_READ: &str = "User.Read";
 pub const ORDERS_READ: &str = "Orders.Read";
 /// Delete orders.
 pub const ORDERS_DELETE: &str = "Orders.Delete";
+/// Refund orders. It moves money, so no role grants it yet: until someone
+/// decides who may refund, only a token minted with it can (`mint --permission`).
+pub const ORDERS_REFUND: &str = "Orders.Refund";
 
 /// What a user is; the only thing the user list says about access.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,16 +45,31 @@ pub enum Role {
 /// The one place where roles turn into permissions.
 pub fn permissions_of(role: Role) -> Vec<String> {
     // TODO(lab4): step 1 — a reader gets `User.Read` and `Orders.Read`; an
-    // admin gets those and `Orders.Delete`. Use the constants above.
+    // admin gets those and `Orders.Delete`. Use the constants above. Nobody
+    // gets `Orders.Refund`.
     // (docs/lab4-rbac.md#step-1-roles-grant-permissions)
     Vec::new()
 }
 
-/// The permission a tool needs; `None` for tools any logged-in caller may use.
-pub fn needed_for_tool(tool: &str) -> Option<&'static str> {
+/// What a tool asks of its caller, beyond the valid token the middleware
+/// has already checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// Any caller with a valid token.
+    ValidToken,
+    /// A valid token whose `permissions` hold this name.
+    Permission(&'static str),
+}
+
+/// Who may call each tool; `None` for a tool nobody mapped.
+pub fn needed_for_tool(tool: &str) -> Option<Needs> {
+    // TODO(lab4): step 4 — the shop also has `refund_order`: it needs
+    // `Orders.Refund` (ORDERS_REFUND).
+    // (docs/lab4-rbac.md#deny-by-default)
     match tool {
-        "list_orders" | "get_order" => Some(ORDERS_READ),
-        "delete_order" => Some(ORDERS_DELETE),
+        "add" | "whoami" => Some(Needs::ValidToken),
+        "list_orders" | "get_order" => Some(Needs::Permission(ORDERS_READ)),
+        "delete_order" => Some(Needs::Permission(ORDERS_DELETE)),
         _ => None,
     }
 }
@@ -135,17 +153,36 @@ impl ServerHandler for Guarded {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         // TODO(lab4): step 4 — before the tool runs, refuse a caller who may
-        // not call it (`may_call`): return the tool error
-        // `CallToolResult::error(vec![ContentBlock::text("permission denied: <tool> requires <permission>")])`.
+        // not call it (`may_call`) with a tool error whose text is
+        // `refusal(&request.name)`: `CallToolResult::error(…)` builds it, and
+        // `.into()` turns it into the `CallToolResponse` returned here.
         // (docs/lab4-rbac.md#step-4-guard-every-tool-call)
         self.shop.call_tool(request, context).await
     }
 }
 
 fn may_call(caller: Option<&Caller>, tool: &str) -> bool {
+    let Some(caller) = caller else {
+        return false;
+    };
     match needed_for_tool(tool) {
+        Some(Needs::ValidToken) => true,
+        Some(Needs::Permission(needed)) => holds(caller, needed),
+        // TODO(lab4): step 4 — deny by default: a tool nobody mapped in
+        // `needed_for_tool` is refused to everyone.
+        // (docs/lab4-rbac.md#deny-by-default)
         None => true,
-        Some(needed) => caller.is_some_and(|caller| holds(caller, needed)),
+    }
+}
+
+/// The text of a refused call: what the caller lacks, so the user (or the
+/// model) knows what to ask for. A name nobody mapped gets one answer
+/// whether or not the shop has such a tool, so it does not reveal which do.
+fn refusal(tool: &str) -> String {
+    match needed_for_tool(tool) {
+        Some(Needs::Permission(needed)) => format!("permission denied: {tool} requires {needed}"),
+        Some(Needs::ValidToken) => format!("permission denied: {tool} requires a valid token"),
+        None => format!("permission denied: no permission grants {tool}"),
     }
 }
 

@@ -24,7 +24,9 @@ use tokio::sync::Mutex;
 
 type HttpError = StreamableHttpError<reqwest::Error>;
 
-pub async fn run(base: &str, username: &str, password: &str) -> anyhow::Result<()> {
+/// Logs in, waits `wait` (the walkthrough's demo lets the access token
+/// expire), then runs the shop session.
+pub async fn run(base: &str, username: &str, password: &str, wait: Duration) -> anyhow::Result<()> {
     let base = base.trim_end_matches('/');
     let http = reqwest::Client::new();
     let pair = post_for_pair(
@@ -35,6 +37,10 @@ pub async fn run(base: &str, username: &str, password: &str) -> anyhow::Result<(
     .await
     .context("login failed")?;
     println!("logged in as {username}");
+    if !wait.is_zero() {
+        println!("waiting {} s before connecting (--wait)", wait.as_secs());
+        tokio::time::sleep(wait).await;
+    }
 
     let client = Refreshing {
         http,

@@ -28,6 +28,9 @@ pub const USER_READ: &str = "User.Read";
 pub const ORDERS_READ: &str = "Orders.Read";
 /// Delete orders.
 pub const ORDERS_DELETE: &str = "Orders.Delete";
+/// Refund orders. It moves money, so no role grants it yet: until someone
+/// decides who may refund, only a token minted with it can (`mint --permission`).
+pub const ORDERS_REFUND: &str = "Orders.Refund";
 
 /// What a user is; the only thing the user list says about access.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,16 +45,31 @@ pub enum Role {
 pub fn permissions_of(role: Role) -> Vec<String> {
     let permissions: &[&str] = match role {
         Role::Reader => &[USER_READ, ORDERS_READ],
+        // Not `ORDERS_REFUND`: nobody refunds until someone decides who may.
         Role::Admin => &[USER_READ, ORDERS_READ, ORDERS_DELETE],
     };
     permissions.iter().map(|p| (*p).to_owned()).collect()
 }
 
-/// The permission a tool needs; `None` for tools any logged-in caller may use.
-pub fn needed_for_tool(tool: &str) -> Option<&'static str> {
+/// What a tool asks of its caller, beyond the valid token the middleware
+/// has already checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// Any caller with a valid token.
+    ValidToken,
+    /// A valid token whose `permissions` hold this name.
+    Permission(&'static str),
+}
+
+/// Who may call each tool. Deny by default: a tool missing here (one the
+/// shop gains later, a typo, a name the shop does not have) is `None`, and
+/// `None` is refused to everyone until someone decides who may call it.
+pub fn needed_for_tool(tool: &str) -> Option<Needs> {
     match tool {
-        "list_orders" | "get_order" => Some(ORDERS_READ),
-        "delete_order" => Some(ORDERS_DELETE),
+        "add" | "whoami" => Some(Needs::ValidToken),
+        "list_orders" | "get_order" => Some(Needs::Permission(ORDERS_READ)),
+        "delete_order" => Some(Needs::Permission(ORDERS_DELETE)),
+        "refund_order" => Some(Needs::Permission(ORDERS_REFUND)),
         _ => None,
     }
 }
@@ -148,8 +166,7 @@ impl ServerHandler for Guarded {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         if !may_call(caller(&context).as_ref(), &request.name) {
-            let needed = needed_for_tool(&request.name).unwrap_or_default();
-            let text = format!("permission denied: {} requires {needed}", request.name);
+            let text = refusal(&request.name);
             return Ok(CallToolResult::error(vec![ContentBlock::text(text)]).into());
         }
         self.shop.call_tool(request, context).await
@@ -157,9 +174,24 @@ impl ServerHandler for Guarded {
 }
 
 fn may_call(caller: Option<&Caller>, tool: &str) -> bool {
+    let Some(caller) = caller else {
+        return false;
+    };
     match needed_for_tool(tool) {
-        None => true,
-        Some(needed) => caller.is_some_and(|caller| holds(caller, needed)),
+        Some(Needs::ValidToken) => true,
+        Some(Needs::Permission(needed)) => holds(caller, needed),
+        None => false,
+    }
+}
+
+/// The text of a refused call: what the caller lacks, so the user (or the
+/// model) knows what to ask for. A name nobody mapped gets one answer
+/// whether or not the shop has such a tool, so it does not reveal which do.
+fn refusal(tool: &str) -> String {
+    match needed_for_tool(tool) {
+        Some(Needs::Permission(needed)) => format!("permission denied: {tool} requires {needed}"),
+        Some(Needs::ValidToken) => format!("permission denied: {tool} requires a valid token"),
+        None => format!("permission denied: no permission grants {tool}"),
     }
 }
 

@@ -14,6 +14,7 @@ mod server;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use shop::url::ServerUrl;
 
 #[derive(Parser)]
 #[command(about = "Lab 1: protect an MCP server with a static Bearer secret")]
@@ -32,9 +33,9 @@ enum Command {
     },
     /// Connect to an MCP server, list its tools and call two of them.
     Client {
-        /// The MCP endpoint, e.g. http://127.0.0.1:3000/mcp
-        #[arg(long)]
-        url: String,
+        /// The server, e.g. http://127.0.0.1:3000 (its MCP endpoint, …/mcp, works too).
+        #[arg(long, value_parser = ServerUrl::parse)]
+        url: ServerUrl,
         /// The secret to send as `Authorization: Bearer <token>`.
         #[arg(long)]
         token: Option<String>,
@@ -42,19 +43,21 @@ enum Command {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<ExitCode> {
+async fn main() -> ExitCode {
     shop::init_tracing();
-    match Cli::parse().command {
-        Command::Server { addr } => {
-            server::run(&addr, auth::Secret::from_env()).await?;
-            Ok(ExitCode::SUCCESS)
+    match run(Cli::parse().command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line, like every lab: "address in use" is not a crash.
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
         }
-        Command::Client { url, token } => match client::run(&url, token.as_deref()).await {
-            Ok(()) => Ok(ExitCode::SUCCESS),
-            Err(e) => {
-                eprintln!("error: {e}");
-                Ok(ExitCode::FAILURE)
-            }
-        },
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Server { addr } => server::run(&addr, auth::Secret::from_env()).await,
+        Command::Client { url, token } => Ok(client::run(&url.mcp(), token.as_deref()).await?),
     }
 }

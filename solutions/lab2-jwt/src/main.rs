@@ -18,6 +18,7 @@ mod server;
 use std::{process::ExitCode, time::Duration};
 
 use clap::{Parser, Subcommand};
+use shop::url::ServerUrl;
 
 #[derive(Parser)]
 #[command(about = "Lab 2: protect an MCP server with HS256 JSON Web Tokens")]
@@ -36,9 +37,9 @@ enum Command {
     },
     /// Connect to an MCP server, list its tools and call two of them.
     Client {
-        /// The MCP endpoint, e.g. http://127.0.0.1:3000/mcp
-        #[arg(long)]
-        url: String,
+        /// The server, e.g. http://127.0.0.1:3000 (its MCP endpoint, …/mcp, works too).
+        #[arg(long, value_parser = ServerUrl::parse)]
+        url: ServerUrl,
         /// The token to send as `Authorization: Bearer <token>`.
         #[arg(long)]
         token: Option<String>,
@@ -84,7 +85,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Client { url, token } => {
-            client::run(&url, token.as_deref()).await?;
+            client::run(&url.mcp(), token.as_deref()).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Mint {

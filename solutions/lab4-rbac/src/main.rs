@@ -22,6 +22,7 @@ mod users;
 use std::{process::ExitCode, time::Duration};
 
 use clap::{Parser, Subcommand};
+use shop::url::ServerUrl;
 
 #[derive(Parser)]
 #[command(about = "Lab 4: permissions in the token decide what a caller may do")]
@@ -40,9 +41,9 @@ enum Command {
     },
     /// Log in, then call the shop's tools and show which calls were allowed.
     Client {
-        /// The server's root, e.g. http://127.0.0.1:3000
-        #[arg(long)]
-        url: String,
+        /// The server, e.g. http://127.0.0.1:3000 (its MCP endpoint, …/mcp, works too).
+        #[arg(long, value_parser = ServerUrl::parse)]
+        url: ServerUrl,
         #[arg(long)]
         username: String,
         #[arg(long)]
@@ -96,7 +97,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             username,
             password,
         } => {
-            client::run(&url, &username, &password).await?;
+            client::run(url.root(), &username, &password).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Mint {

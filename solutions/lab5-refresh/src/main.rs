@@ -25,6 +25,7 @@ mod users;
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::{Parser, Subcommand};
+use shop::url::ServerUrl;
 
 #[derive(Parser)]
 #[command(about = "Lab 5: refresh tokens with rotation and reuse detection")]
@@ -54,13 +55,18 @@ enum Command {
     },
     /// Log in, then call the shop's tools, refreshing the access token when it expires.
     Client {
-        /// The server's root, e.g. http://127.0.0.1:3000
-        #[arg(long)]
-        url: String,
+        /// The server, e.g. http://127.0.0.1:3000 (its MCP endpoint, …/mcp, works too).
+        #[arg(long, value_parser = ServerUrl::parse)]
+        url: ServerUrl,
         #[arg(long)]
         username: String,
         #[arg(long)]
         password: String,
+        /// Wait this long after logging in, before connecting. With a
+        /// short `--access-ttl` on the server, wait past it plus the
+        /// server's 30 s leeway to watch the client refresh.
+        #[arg(long, value_parser = parse_ttl)]
+        wait: Option<Duration>,
     },
     /// Print a signed token for a user.
     Mint {
@@ -123,8 +129,9 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             url,
             username,
             password,
+            wait,
         } => {
-            client::run(&url, &username, &password).await?;
+            client::run(url.root(), &username, &password, wait.unwrap_or_default()).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Mint {

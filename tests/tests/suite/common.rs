@@ -48,7 +48,7 @@ pub async fn assert_solution_matches_snapshots(lab: &str) {
         let observation = check(&bin)
             .await
             .unwrap_or_else(|e| panic!("{lab}/{id} could not observe the solution: {e:#}"));
-        insta::assert_snapshot!(*id, observation);
+        insta::assert_snapshot!(id, observation);
     }
 }
 
@@ -73,4 +73,34 @@ pub async fn failed_checks(lab: &str, package: &str) -> Vec<String> {
     })
     .await;
     failed
+}
+
+/// The untouched starter of `lab` fails exactly `expected`, in order.
+///
+/// This proves the kit (each check catches the starter's gaps), not a
+/// student's progress: outside CI, a starter that fails other checks is
+/// most likely being solved, so the test says so on one line and passes
+/// instead of looking like the student's fault. With `CI=true` (the kit's
+/// own CI, as for insta) a difference always fails.
+pub async fn assert_starter_fails(lab: &str, expected: &[&str]) {
+    let failed = failed_checks(lab, lab).await;
+    if failed == expected {
+        return;
+    }
+    let in_ci = std::env::var("CI").is_ok_and(|value| value != "false" && value != "0");
+    if !in_ci {
+        eprintln!(
+            "skipped: labs/{lab} is not the untouched starter (it fails {} of the {} checks the starter fails), so there is nothing to prove; `CI=true` enforces it",
+            failed
+                .iter()
+                .filter(|id| expected.contains(&id.as_str()))
+                .count(),
+            expected.len()
+        );
+        return;
+    }
+    assert_eq!(
+        failed, expected,
+        "the untouched starter of {lab} fails other checks than expected"
+    );
 }

@@ -11,8 +11,9 @@ use serde_json::Value;
 
 use crate::common;
 
-/// Both tests build in the one grading workspace (`target/grade/`).
-static GRADING: Mutex<()> = Mutex::new(());
+/// Every grading test (here and in `mistakes`) builds in the one grading
+/// workspace (`target/grade/`).
+pub static GRADING: Mutex<()> = Mutex::new(());
 
 const CLASS: &str = "tests/fixtures/class";
 
@@ -30,7 +31,7 @@ const FAST: &[&str] = &[
 
 /// Runs `xtask <args>` headless from the repository root; returns (exit
 /// code, stdout + stderr).
-fn xtask(args: &[&str]) -> (i32, String) {
+pub fn xtask(args: &[&str]) -> (i32, String) {
     // FAST's limits, unless the test sets one itself.
     let limits = FAST
         .chunks(2)
@@ -55,7 +56,7 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-fn json(path: &Path) -> Value {
+pub fn json(path: &Path) -> Value {
     serde_json::from_str(&read(path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -247,7 +248,7 @@ fn processes() -> impl Iterator<Item = (String, String, String)> {
 /// running once the grader is done: there must be none. A student process
 /// whose parent is a live checks binary belongs to a grading run in
 /// progress (another `cargo test` in this checkout), not to ours.
-fn student_processes_left() -> Vec<String> {
+pub fn student_processes_left() -> Vec<String> {
     let exe = |pid: &str| {
         std::fs::read_link(format!("/proc/{pid}/exe"))
             .map(|path| path.display().to_string())

@@ -17,16 +17,19 @@ async fn solution_passes_every_check() {
 /// only the "the right secret works" checks pass.
 #[tokio::test]
 async fn starter_fails_the_checks_it_should() {
-    assert_eq!(
-        common::failed_checks("lab1", "lab1").await,
-        [
+    common::assert_starter_fails(
+        "lab1",
+        &[
             "rejects_missing_authorization_with_401",
             "rejects_a_wrong_secret_with_403",
             "rejects_other_schemes_with_403",
+            "survives_malformed_authorization_headers",
             "reads_the_secret_from_mcp_secret",
+            "session_id_is_not_a_credential",
             "client_sends_the_bearer_header",
             "client_prints_the_tool_result",
             "client_reports_a_refused_secret",
-        ]
-    );
+        ],
+    )
+    .await;
 }

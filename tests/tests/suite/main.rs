@@ -5,6 +5,7 @@
 //! - the runner (`cargo xtask`) reports pass, failure, compile error and a
 //!   server that never starts as it should;
 //! - the grader grades a fixture class as it should, tamper-proof;
+//! - every planted mistake makes its lab's named check fail first;
 //! - the servers work with the official Python MCP SDK (interop).
 
 mod catalog;
@@ -17,4 +18,5 @@ mod lab2;
 mod lab3;
 mod lab4;
 mod lab5;
+mod mistakes;
 mod runner;

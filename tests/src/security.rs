@@ -1,0 +1,375 @@
+//! Checks every lab shares, because every lab can get them wrong the same
+//! way: a session id taken as a credential, a handler that panics on a
+//! strange `Authorization` header, a credential written to the logs.
+//!
+//! Each lab gets the same check ids (`session_id_is_not_a_credential`, …)
+//! through [`cross_cutting!`], which binds the shared scenario to the lab's
+//! way of getting a credential ([`Credentials`]). Titles, order and points
+//! live in `labs.toml`, as for every check.
+
+use std::{fmt::Write as _, time::Duration};
+
+use anyhow::Context;
+use reqwest::{
+    StatusCode,
+    header::{HeaderValue, InvalidHeaderValue},
+};
+use serde_json::{Value, json};
+
+use crate::{
+    LabBinary,
+    api::{self, READER},
+    harness::RunningServer,
+    http::{self, Reply},
+    mcp, tokens,
+};
+
+/// How a lab's server authenticates a request, and so how the checks get a
+/// credential for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credentials {
+    /// Lab 1: the shared secret in `MCP_SECRET`.
+    Secret,
+    /// Lab 2: a JWT signed with `JWT_SECRET` (the checks mint it).
+    Jwt,
+    /// Labs 3-4: `/login` hands out the access token.
+    Login,
+    /// Lab 5: `/login`, plus `/refresh` and `/logout`.
+    LoginAndRefresh,
+}
+
+/// Lab 1's secret under these checks: long and unlike anything a log prints.
+const SECRET: &str = "checks-only-mcp-secret-5b1e9c7d";
+/// Credentials that must be refused, and must not be logged either.
+const WRONG_SECRET: &str = "checks-only-wrong-secret-83f0a2";
+const WRONG_PASSWORD: &str = "checks-only-wrong-password-c41d";
+
+impl Credentials {
+    /// Starts the lab's server as its checks do, with `RUST_LOG` when given.
+    async fn start(self, lab: &LabBinary, rust_log: Option<&str>) -> anyhow::Result<RunningServer> {
+        let mut env: Vec<(&str, &str)> = match self {
+            Credentials::Secret => vec![("MCP_SECRET", SECRET)],
+            _ => tokens::JWT_ENV.to_vec(),
+        };
+        env.extend(rust_log.map(|filter| ("RUST_LOG", filter)));
+        let args: &[&str] = match self {
+            Credentials::LoginAndRefresh => &["--db", ":memory:"],
+            _ => &[],
+        };
+        lab.start_server_with(args, &env).await
+    }
+
+    /// An `Authorization` value the server accepts for `/mcp`.
+    async fn good(self, server: &RunningServer) -> anyhow::Result<String> {
+        let token = match self {
+            Credentials::Secret => SECRET.to_owned(),
+            Credentials::Jwt => tokens::hs256(&tokens::demo_claims(900))?,
+            Credentials::Login | Credentials::LoginAndRefresh => {
+                api::login(server, READER).await?.access
+            }
+        };
+        Ok(format!("Bearer {token}"))
+    }
+
+    /// An `Authorization` value of the right shape that must be refused.
+    fn wrong(self) -> anyhow::Result<String> {
+        let token = match self {
+            Credentials::Secret => WRONG_SECRET.to_owned(),
+            _ => tokens::forged(&tokens::hs256(&tokens::demo_claims(900))?, json!([]))?,
+        };
+        Ok(format!("Bearer {token}"))
+    }
+}
+
+/// Gives a lab the cross-cutting checks it lists, under their shared ids.
+macro_rules! cross_cutting {
+    ($lab:ident, $credentials:expr, [$($check:ident),* $(,)?]) => {
+        pub mod $lab {
+            use super::*;
+            $(
+                pub async fn $check(lab: &LabBinary) -> anyhow::Result<String> {
+                    super::$check(lab, $credentials).await
+                }
+            )*
+            pub const CHECKS: &[(&str, $crate::CheckFn)] = $crate::checks![$($check),*];
+        }
+    };
+}
+
+cross_cutting!(
+    lab1,
+    Credentials::Secret,
+    [
+        session_id_is_not_a_credential,
+        survives_malformed_authorization_headers,
+        never_logs_credentials,
+    ]
+);
+cross_cutting!(
+    lab2,
+    Credentials::Jwt,
+    [
+        session_id_is_not_a_credential,
+        survives_malformed_authorization_headers,
+        never_logs_credentials,
+    ]
+);
+// Lab 3 has its own session check (`mcp_requires_the_token_on_every_request`).
+cross_cutting!(
+    lab3,
+    Credentials::Login,
+    [
+        survives_malformed_authorization_headers,
+        never_logs_credentials,
+    ]
+);
+cross_cutting!(
+    lab4,
+    Credentials::Login,
+    [
+        session_id_is_not_a_credential,
+        survives_malformed_authorization_headers,
+        never_logs_credentials,
+    ]
+);
+cross_cutting!(
+    lab5,
+    Credentials::LoginAndRefresh,
+    [
+        session_id_is_not_a_credential,
+        survives_malformed_authorization_headers,
+        never_logs_credentials,
+    ]
+);
+
+/// A live session id proves only that someone once authenticated; every
+/// request must carry its own credential (MCP authorization spec: "MUST
+/// NOT use sessions for authentication").
+async fn session_id_is_not_a_credential(
+    lab: &LabBinary,
+    credentials: Credentials,
+) -> anyhow::Result<String> {
+    let server = credentials.start(lab, None).await?;
+    let url = server.url("/mcp");
+    let good = credentials.good(&server).await?;
+    let init = http::post_initialize(&url, Some(&good)).await?;
+    let session = init
+        .headers
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let initialized = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
+    in_session(&url, &session, Some(&good), initialized).await?;
+    let list = json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/list" });
+    let without = in_session(&url, &session, None, list.clone()).await?;
+    let wrong = in_session(&url, &session, Some(&credentials.wrong()?), list.clone()).await?;
+    let with = in_session(&url, &session, Some(&good), list).await?;
+    Ok(format!(
+        "initialize with a valid credential: {} (session id: {})\n\n\
+         tools/list in that session without Authorization:\n{}\n\n\
+         tools/list in that session with a wrong credential:\n{}\n\n\
+         tools/list in that session with the valid credential: {} ({})",
+        init.status,
+        if session.is_empty() { "none" } else { "issued" },
+        refusal(&without),
+        refusal(&wrong),
+        with.status,
+        if with.body.contains("\"whoami\"") {
+            "lists the tools"
+        } else {
+            "no tool list"
+        }
+    ))
+}
+
+/// Header values a client (or an attacker) can send: the middleware must
+/// refuse them like any wrong credential, not panic on `to_str().unwrap()`
+/// (which drops the connection), and the server must keep serving.
+async fn survives_malformed_authorization_headers(
+    lab: &LabBinary,
+    credentials: Credentials,
+) -> anyhow::Result<String> {
+    let server = credentials.start(lab, None).await?;
+    let url = server.url("/mcp");
+    let long = format!("Bearer {}", "A".repeat(16 * 1024));
+    let cases: [(&str, Result<HeaderValue, InvalidHeaderValue>); 4] = [
+        (
+            "Bearer and bytes that are not UTF-8",
+            HeaderValue::from_bytes(b"Bearer \xff\xfe\xfd"),
+        ),
+        (
+            "Bearer and non-ASCII UTF-8 (\"Bearer caf\u{e9}\")",
+            HeaderValue::from_bytes("Bearer caf\u{e9}".as_bytes()),
+        ),
+        ("an empty value", HeaderValue::from_bytes(b"")),
+        ("Bearer and 16 KB of `A`", HeaderValue::from_str(&long)),
+    ];
+    let mut out = String::new();
+    for (case, value) in cases {
+        let value = value.with_context(|| format!("BUG: cannot build the header {case}"))?;
+        let answer = match post_initialize_raw(&url, value).await {
+            Ok(status) => format!("status: {status}"),
+            Err(e) if e.is_timeout() => "no answer within 10 s".to_owned(),
+            Err(_) => "no answer: the connection was dropped (did the handler panic?)".to_owned(),
+        };
+        let _ = writeln!(out, "Authorization: {case}\n  {answer}");
+    }
+    let good = credentials.good(&server).await?;
+    let after = http::post_initialize(&url, Some(&good)).await?;
+    let _ = write!(
+        out,
+        "\nthen a request with a valid credential:\n  status: {}",
+        after.status
+    );
+    Ok(out)
+}
+
+/// Runs the lab's whole flow, with right and wrong credentials, against a
+/// server logging at `trace`, and looks for every credential it presented
+/// in everything the server wrote. Logs are read by more people, kept
+/// longer and protected less than the credentials themselves.
+async fn never_logs_credentials(
+    lab: &LabBinary,
+    credentials: Credentials,
+) -> anyhow::Result<String> {
+    let server = credentials.start(lab, Some("trace")).await?;
+    let presented = present_every_credential(&server, credentials).await?;
+    let lines = server.stop_and_read_output().await?;
+    let mut found = String::new();
+    for (what, needle) in &presented {
+        for line in lines.iter().filter(|line| line.contains(needle.as_str())) {
+            let line = crate::redact::ports(&line.replace(needle.as_str(), &format!("[{what}]")));
+            let _ = writeln!(found, "  {what} in: {}", shorten(&line));
+        }
+    }
+    let names: Vec<&str> = presented.iter().map(|(what, _)| *what).collect();
+    Ok(format!(
+        "credentials presented: {}\nfound in the server's output (RUST_LOG=trace):\n{}",
+        names.join(", "),
+        if found.is_empty() { "  none\n" } else { &found }
+    ))
+}
+
+/// Makes every request of the lab's flow once, right and wrong, and
+/// returns what was presented: (what it is, the text to look for). For a
+/// JWT that is its signature, the part that makes it a credential.
+async fn present_every_credential(
+    server: &RunningServer,
+    credentials: Credentials,
+) -> anyhow::Result<Vec<(&'static str, String)>> {
+    let mcp_url = server.url("/mcp");
+    let mut presented = Vec::new();
+    let wrong = credentials.wrong()?;
+    http::post_initialize(&mcp_url, Some(&wrong)).await?;
+    if credentials != Credentials::Secret {
+        presented.push(("a refused token", signature(&wrong)));
+    }
+    if matches!(
+        credentials,
+        Credentials::Login | Credentials::LoginAndRefresh
+    ) {
+        api::post(
+            server,
+            "/login",
+            json!({ "username": READER.0, "password": WRONG_PASSWORD }),
+        )
+        .await?;
+        api::post(
+            server,
+            "/login",
+            json!({ "username": "no.such.user", "password": WRONG_PASSWORD }),
+        )
+        .await?;
+        presented.push(("the password", READER.1.to_owned()));
+        presented.push(("a wrong password", WRONG_PASSWORD.to_owned()));
+    }
+    let good = credentials.good(server).await?;
+    mcp::session(&mcp_url, Some(&good), &[("whoami", json!({}))]).await?;
+    match credentials {
+        Credentials::Secret => {
+            presented.push(("the secret", SECRET.to_owned()));
+            presented.push(("a wrong secret", WRONG_SECRET.to_owned()));
+        }
+        Credentials::Jwt => presented.push(("an access token", signature(&good))),
+        Credentials::Login | Credentials::LoginAndRefresh => {
+            let pair = api::login(server, READER).await?;
+            api::get_with(server, "/resource", &pair.access).await?;
+            presented.push(("an access token", signature(&pair.access)));
+            presented.push(("a refresh token", pair.refresh.clone()));
+            if credentials == Credentials::LoginAndRefresh {
+                let rotated = api::pair(&api::refresh(server, &pair.refresh).await?)?;
+                // The first one again: reuse, refused.
+                api::refresh(server, &pair.refresh).await?;
+                let fresh = api::login(server, READER).await?;
+                api::post(server, "/logout", json!({ "refreshToken": fresh.refresh })).await?;
+                presented.push(("a rotated refresh token", rotated.refresh));
+                presented.push(("a logged-out refresh token", fresh.refresh));
+            }
+        }
+    }
+    Ok(presented)
+}
+
+/// A reply that should be a refusal: in full when it is one, else only
+/// that it went through (an MCP stream would flood the diff).
+fn refusal(reply: &Reply) -> String {
+    if reply.status.is_success() {
+        let what = if reply.body.contains("\"whoami\"") {
+            "the tool list"
+        } else {
+            "an MCP answer"
+        };
+        format!("status: {} (let through: {what})", reply.status)
+    } else {
+        reply.render(&[])
+    }
+}
+
+/// The part of a `Bearer <jwt>` value (or a bare token) that is secret.
+fn signature(value: &str) -> String {
+    let token = value.strip_prefix("Bearer ").unwrap_or(value);
+    token.rsplit('.').next().unwrap_or(token).to_owned()
+}
+
+fn shorten(line: &str) -> String {
+    const MAX: usize = 240;
+    if line.chars().count() > MAX {
+        format!("{}…", line.chars().take(MAX).collect::<String>())
+    } else {
+        line.to_owned()
+    }
+}
+
+/// An MCP `initialize` with `authorization` as raw bytes; only the status
+/// matters, and a dropped connection is the caller's to describe.
+async fn post_initialize_raw(url: &str, authorization: HeaderValue) -> reqwest::Result<StatusCode> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    let response = client
+        .post(url)
+        .header("accept", "application/json, text/event-stream")
+        .header("authorization", authorization)
+        .json(&http::initialize_request())
+        .send()
+        .await?;
+    Ok(response.status())
+}
+
+/// One JSON-RPC message to `/mcp` within `session`, with or without a
+/// credential.
+async fn in_session(
+    url: &str,
+    session: &str,
+    authorization: Option<&str>,
+    body: Value,
+) -> anyhow::Result<Reply> {
+    let mut headers = vec![
+        ("accept", "application/json, text/event-stream"),
+        ("mcp-session-id", session),
+        ("mcp-protocol-version", "2025-11-25"),
+    ];
+    headers.extend(authorization.map(|value| ("authorization", value)));
+    http::send(reqwest::Method::POST, url, &headers, Some(body)).await
+}
