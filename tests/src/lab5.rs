@@ -217,8 +217,9 @@ async fn keeps_access_and_refresh_tokens_apart(lab: &LabBinary) -> anyhow::Resul
 async fn concurrent_refreshes_have_at_most_one_winner(lab: &LabBinary) -> anyhow::Result<String> {
     let server = start(lab, &[]).await?;
     let mut tally = RaceTally::default();
-    // A read-then-write rotation loses most races, but not every one:
-    // several rounds make a lucky pass unlikely.
+    // A rotation that reads and writes in separate database calls loses
+    // most races, but not every one: several rounds make a lucky pass
+    // unlikely.
     for _ in 0..ROUNDS {
         let pair = api::login(&server, READER).await?;
         let replies = race(&[&server], &pair.refresh, RACERS).await?;
@@ -231,7 +232,9 @@ async fn concurrent_refreshes_have_at_most_one_winner(lab: &LabBinary) -> anyhow
 
 /// Two server processes on one database file, as behind a load balancer:
 /// the connection's mutex serializes requests inside one process only, so
-/// here the database transaction alone must make rotation atomic.
+/// here the database transaction alone must make rotation atomic. A read
+/// before the write lock lets both processes win; a DEFERRED transaction
+/// makes the second writer fail with `database is locked` (a 500).
 async fn rotation_is_atomic_across_processes(lab: &LabBinary) -> anyhow::Result<String> {
     let (_dir, db) = database_file()?;
     let first = start_with_db(lab, &db).await?;

@@ -2,16 +2,22 @@
 
 use std::{
     path::PathBuf,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
 use insta::internals::TextSnapshotContents;
 use labs_meta::report::{CheckResult, Event};
+use tokio::sync::Semaphore;
 
 use crate::{
     CheckFn, LabBinary,
     harness::{NeverListened, Started},
 };
+
+/// How many checks run at once. Most of a check's time is spent waiting
+/// for a lab's server, so a few side by side cost little even on two cores.
+const CONCURRENT_CHECKS: usize = 4;
 
 /// How many of each program's last lines a failure shows.
 const OUTPUT_LINES: usize = 12;
@@ -60,12 +66,38 @@ pub async fn run_with(
             return;
         }
     }
+    // Every check starts its own servers, so they can run side by side; the
+    // verdicts still come out in catalogue order, so the first failure is
+    // the first in the lab's order, whatever finished first.
     let checks = crate::checks_of(lab).unwrap_or_default();
-    for id in ids {
-        let check = checks.iter().find(|(name, _)| name == id).map(|(_, f)| *f);
-        emit(Event::Check(
-            run_one(lab, id, check, bin, check_timeout).await,
-        ));
+    let slots = Arc::new(Semaphore::new(CONCURRENT_CHECKS));
+    let running: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let check = checks.iter().find(|(name, _)| name == id).map(|(_, f)| *f);
+            let (lab, bin, slots) = (lab.to_owned(), bin.clone(), slots.clone());
+            let task = tokio::spawn({
+                let id = id.clone();
+                async move {
+                    let _slot = slots.acquire_owned().await;
+                    run_one(&lab, &id, check, &bin, check_timeout).await
+                }
+            });
+            (id.clone(), task)
+        })
+        .collect();
+    for (id, task) in running {
+        let result = task.await.unwrap_or_else(|e| CheckResult {
+            id,
+            passed: false,
+            expected: None,
+            actual: None,
+            diff: None,
+            error: Some(format!("the check itself failed: {e}")),
+            output: None,
+            millis: 0,
+        });
+        emit(Event::Check(result));
     }
 }
 

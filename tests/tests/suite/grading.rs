@@ -101,10 +101,10 @@ fn grades_the_fixture_class_with_the_expected_points() {
         ("never-starts", 0, "never_listened"),
         ("not-a-submission", 0, "missing"),
         ("panicking-server", 0, "never_listened"),
-        ("partial", 9, "checked"),
-        ("perfect", 13, "checked"),
+        ("partial", 14, "checked"),
+        ("perfect", 18, "checked"),
         ("spinning-handler", 9, "checked"),
-        ("tampered", 3, "checked"),
+        ("tampered", 5, "checked"),
     ]
     .into_iter()
     .map(|(name, points, status)| (name.to_owned(), (points, status.to_owned())))

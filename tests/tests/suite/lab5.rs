@@ -29,6 +29,7 @@ async fn starter_fails_the_checks_it_should() {
             "rotation_is_atomic_across_processes",
             "logout_revokes_the_family",
             "restart_keeps_issued_tokens_and_revocations",
+            "never_logs_credentials",
             "client_refreshes_once_on_401_and_retries",
             "client_gives_up_when_the_refresh_is_refused",
             "client_refreshes_at_most_once_per_request",
