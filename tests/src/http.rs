@@ -42,6 +42,23 @@ pub async fn post_initialize(url: &str, authorization: Option<&str>) -> anyhow::
     send(Method::POST, url, &headers, Some(initialize_request())).await
 }
 
+/// One JSON-RPC message to the MCP endpoint `url` within the session
+/// `session`, with an optional `Authorization` value sent exactly as given.
+pub async fn post_in_session(
+    url: &str,
+    session: &str,
+    authorization: Option<&str>,
+    body: Value,
+) -> anyhow::Result<Reply> {
+    let mut headers = vec![
+        ("accept", "application/json, text/event-stream"),
+        ("mcp-session-id", session),
+        ("mcp-protocol-version", "2025-11-25"),
+    ];
+    headers.extend(authorization.map(|value| ("authorization", value)));
+    send(Method::POST, url, &headers, Some(body)).await
+}
+
 /// Sends one request and reads the whole reply.
 pub async fn send(
     method: Method,

@@ -108,13 +108,21 @@ async fn login_takes_as_long_for_an_unknown_user(lab: &LabBinary) -> anyhow::Res
 
     let (mut wrong_times, mut unknown_times) = (Vec::new(), Vec::new());
     let (mut wrong_statuses, mut unknown_statuses) = (BTreeSet::new(), BTreeSet::new());
-    for _ in 0..TIMING_SAMPLES {
-        let (status, took) = timed_post(&http, &url, &wrong_password).await?;
-        wrong_statuses.insert(status);
-        wrong_times.push(took);
-        let (status, took) = timed_post(&http, &url, &unknown_user).await?;
-        unknown_statuses.insert(status);
-        unknown_times.push(took);
+    // A second round only when the first looks uneven: a loaded machine
+    // can skew a few samples, a missing dummy hash skews every one of them.
+    for _round in 0..2 {
+        for _ in 0..TIMING_SAMPLES {
+            let (status, took) = timed_post(&http, &url, &wrong_password).await?;
+            wrong_statuses.insert(status);
+            wrong_times.push(took);
+            let (status, took) = timed_post(&http, &url, &unknown_user).await?;
+            unknown_statuses.insert(status);
+            unknown_times.push(took);
+        }
+        let (wrong, unknown) = (median(wrong_times.clone()), median(unknown_times.clone()));
+        if unknown * TIMING_RATIO >= wrong && wrong * TIMING_RATIO >= unknown {
+            break;
+        }
     }
     let (wrong, unknown) = (median(wrong_times), median(unknown_times));
     let verdict = if unknown * TIMING_RATIO < wrong {
@@ -135,7 +143,7 @@ async fn login_takes_as_long_for_an_unknown_user(lab: &LabBinary) -> anyhow::Res
             .join(" / ")
     };
     Ok(format!(
-        "wrong password, {TIMING_SAMPLES} times: {}\nunknown user, {TIMING_SAMPLES} times: {}\nresponse times: {verdict}",
+        "wrong password, every time: {}\nunknown user, every time: {}\nresponse times: {verdict}",
         statuses(&wrong_statuses),
         statuses(&unknown_statuses),
     ))
@@ -225,10 +233,10 @@ async fn mcp_requires_the_token_on_every_request(lab: &LabBinary) -> anyhow::Res
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let initialized = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
-    mcp_post(&url, session, Some(&bearer), initialized).await?;
+    http::post_in_session(&url, session, Some(&bearer), initialized).await?;
     let list = json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/list" });
-    let without = mcp_post(&url, session, None, list.clone()).await?;
-    let with = mcp_post(&url, session, Some(&bearer), list).await?;
+    let without = http::post_in_session(&url, session, None, list.clone()).await?;
+    let with = http::post_in_session(&url, session, Some(&bearer), list).await?;
     Ok(format!(
         "initialize with the token: {} (session id: {})\n\ntools/list in that session without the token:\n{}\n\ntools/list in that session with the token: {} ({})",
         init.status,
@@ -326,22 +334,6 @@ async fn timed_post(
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort_unstable();
     samples.get(samples.len() / 2).copied().unwrap_or_default()
-}
-
-/// One JSON-RPC message to `/mcp` within `session`, with or without a token.
-async fn mcp_post(
-    url: &str,
-    session: &str,
-    bearer: Option<&str>,
-    body: Value,
-) -> anyhow::Result<Reply> {
-    let mut headers = vec![
-        ("accept", "application/json, text/event-stream"),
-        ("mcp-session-id", session),
-        ("mcp-protocol-version", "2025-11-25"),
-    ];
-    headers.extend(bearer.map(|value| ("authorization", value)));
-    http::send(Method::POST, url, &headers, Some(body)).await
 }
 
 /// `name: value` lines for the named headers (`-` when absent).

@@ -15,7 +15,7 @@ use reqwest::{
     StatusCode,
     header::{HeaderValue, InvalidHeaderValue},
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::{
     LabBinary,
@@ -142,6 +142,15 @@ cross_cutting!(
         never_logs_credentials,
     ]
 );
+cross_cutting!(
+    lab6,
+    Credentials::LoginAndRefresh,
+    [
+        session_id_is_not_a_credential,
+        survives_malformed_authorization_headers,
+        never_logs_credentials,
+    ]
+);
 
 /// A live session id proves only that someone once authenticated; every
 /// request must carry its own credential (MCP authorization spec: "MUST
@@ -161,11 +170,12 @@ async fn session_id_is_not_a_credential(
         .unwrap_or_default()
         .to_owned();
     let initialized = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
-    in_session(&url, &session, Some(&good), initialized).await?;
+    http::post_in_session(&url, &session, Some(&good), initialized).await?;
     let list = json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/list" });
-    let without = in_session(&url, &session, None, list.clone()).await?;
-    let wrong = in_session(&url, &session, Some(&credentials.wrong()?), list.clone()).await?;
-    let with = in_session(&url, &session, Some(&good), list).await?;
+    let without = http::post_in_session(&url, &session, None, list.clone()).await?;
+    let wrong =
+        http::post_in_session(&url, &session, Some(&credentials.wrong()?), list.clone()).await?;
+    let with = http::post_in_session(&url, &session, Some(&good), list).await?;
     Ok(format!(
         "initialize with a valid credential: {} (session id: {})\n\n\
          tools/list in that session without Authorization:\n{}\n\n\
@@ -240,11 +250,18 @@ async fn never_logs_credentials(
     let mut found = String::new();
     for (what, needle) in &presented {
         // A JWT is found by its signature; hide the whole token in the report.
-        let whole = Regex::new(&format!(r"(?:[A-Za-z0-9_-]+\.){{0,2}}{}", regex::escape(needle)))
-            .context("BUG: bad credential pattern")?;
+        let whole = Regex::new(&format!(
+            r"(?:[A-Za-z0-9_-]+\.){{0,2}}{}",
+            regex::escape(needle)
+        ))
+        .context("BUG: bad credential pattern")?;
         for line in lines.iter().filter(|line| line.contains(needle.as_str())) {
             let line = whole.replace_all(line, format!("[{what}]").as_str());
-            let _ = writeln!(found, "  {what} in: {}", shorten(&crate::redact::ports(&line)));
+            let _ = writeln!(
+                found,
+                "  {what} in: {}",
+                shorten(&crate::redact::ports(&line))
+            );
         }
     }
     let names: Vec<&str> = presented.iter().map(|(what, _)| *what).collect();
@@ -359,21 +376,4 @@ async fn post_initialize_raw(url: &str, authorization: HeaderValue) -> reqwest::
         .send()
         .await?;
     Ok(response.status())
-}
-
-/// One JSON-RPC message to `/mcp` within `session`, with or without a
-/// credential.
-async fn in_session(
-    url: &str,
-    session: &str,
-    authorization: Option<&str>,
-    body: Value,
-) -> anyhow::Result<Reply> {
-    let mut headers = vec![
-        ("accept", "application/json, text/event-stream"),
-        ("mcp-session-id", session),
-        ("mcp-protocol-version", "2025-11-25"),
-    ];
-    headers.extend(authorization.map(|value| ("authorization", value)));
-    http::send(reqwest::Method::POST, url, &headers, Some(body)).await
 }
