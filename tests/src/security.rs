@@ -264,10 +264,9 @@ async fn never_logs_credentials(
             );
         }
     }
-    let names: Vec<&str> = presented.iter().map(|(what, _)| *what).collect();
+    // Only what was found: a flow a lab has not finished presents less.
     Ok(format!(
-        "credentials presented: {}\nfound in the server's output (RUST_LOG=trace):\n{}",
-        names.join(", "),
+        "credentials found in the server's output (RUST_LOG=trace):\n{}",
         if found.is_empty() { "  none\n" } else { &found }
     ))
 }
@@ -305,27 +304,40 @@ async fn present_every_credential(
         presented.push(("the password", READER.1.to_owned()));
         presented.push(("a wrong password", WRONG_PASSWORD.to_owned()));
     }
-    let good = credentials.good(server).await?;
-    mcp::session(&mcp_url, Some(&good), &[("whoami", json!({}))]).await?;
+    // A flow the lab has not finished yet (a starter's `/login` or
+    // `/refresh`) is skipped: this check judges the logs, others the flows.
+    let whoami = [("whoami", json!({}))];
     match credentials {
-        Credentials::Secret => {
-            presented.push(("the secret", SECRET.to_owned()));
-            presented.push(("a wrong secret", WRONG_SECRET.to_owned()));
+        Credentials::Secret | Credentials::Jwt => {
+            let good = credentials.good(server).await?;
+            mcp::session(&mcp_url, Some(&good), &whoami).await?;
+            if credentials == Credentials::Secret {
+                presented.push(("the secret", SECRET.to_owned()));
+                presented.push(("a wrong secret", WRONG_SECRET.to_owned()));
+            } else {
+                presented.push(("an access token", signature(&good)));
+            }
         }
-        Credentials::Jwt => presented.push(("an access token", signature(&good))),
         Credentials::Login | Credentials::LoginAndRefresh => {
-            let pair = api::login(server, READER).await?;
+            let Ok(pair) = api::login(server, READER).await else {
+                return Ok(presented);
+            };
+            let bearer = format!("Bearer {}", pair.access);
+            mcp::session(&mcp_url, Some(&bearer), &whoami).await?;
             api::get_with(server, "/resource", &pair.access).await?;
             presented.push(("an access token", signature(&pair.access)));
             presented.push(("a refresh token", pair.refresh.clone()));
             if credentials == Credentials::LoginAndRefresh {
-                let rotated = api::pair(&api::refresh(server, &pair.refresh).await?)?;
+                let rotated = api::refresh(server, &pair.refresh).await?;
+                if let Ok(rotated) = api::pair(&rotated) {
+                    presented.push(("a rotated refresh token", rotated.refresh));
+                }
                 // The first one again: reuse, refused.
                 api::refresh(server, &pair.refresh).await?;
-                let fresh = api::login(server, READER).await?;
-                api::post(server, "/logout", json!({ "refreshToken": fresh.refresh })).await?;
-                presented.push(("a rotated refresh token", rotated.refresh));
-                presented.push(("a logged-out refresh token", fresh.refresh));
+                if let Ok(fresh) = api::login(server, READER).await {
+                    api::post(server, "/logout", json!({ "refreshToken": fresh.refresh })).await?;
+                    presented.push(("a logged-out refresh token", fresh.refresh));
+                }
             }
         }
     }
