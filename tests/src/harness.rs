@@ -8,10 +8,10 @@ use std::{
 };
 
 use anyhow::{Context, bail};
-use nix::{sys::signal::Signal, unistd::Pid};
+use process_wrap::tokio::{ChildWrapper, CommandWrap, KillOnDrop};
 use tokio::{
     io::{AsyncBufReadExt, AsyncRead, BufReader},
-    process::{Child, Command},
+    process::Command,
     sync::oneshot,
 };
 
@@ -32,10 +32,13 @@ pub struct LabBinary {
 pub struct RunningServer {
     /// `http://127.0.0.1:PORT`, as the server announced it.
     pub base_url: String,
-    child: Child,
+    child: Box<dyn ChildWrapper>,
     /// Everything it wrote on stdout and stderr, line by line.
     output: Output,
     readers: Vec<tokio::task::JoinHandle<()>>,
+    /// Its working directory, removed when the server is dropped (after it
+    /// is killed: fields drop after `Drop::drop`).
+    _scratch: tempfile::TempDir,
 }
 
 /// What a finished `client` run left behind.
@@ -123,14 +126,16 @@ impl LabBinary {
     }
 
     /// Starts `server --addr 127.0.0.1:0 <args>` with exactly the given
-    /// environment (plus `PATH`), in a fresh temporary directory.
+    /// environment (plus `PATH` and the grader's mark, `MCP_AUTH_LABS_BIN`),
+    /// in a fresh temporary directory of its own.
     pub async fn start_server_with(
         &self,
         args: &[&str],
         env: &[(&str, &str)],
     ) -> anyhow::Result<RunningServer> {
-        let mut command = self.command(&["server", "--addr", "127.0.0.1:0"], env);
-        command.args(args);
+        let scratch = scratch_dir()?;
+        let mut command = self.command(&["server", "--addr", "127.0.0.1:0"], env, scratch.path());
+        command.command_mut().args(args);
         let mut child = command
             .spawn()
             .with_context(|| format!("cannot start `{}`", self.path.display()))?;
@@ -138,8 +143,8 @@ impl LabBinary {
         let output = Output::default();
         Started::note("server", &output);
         let (announced, first_line) = oneshot::channel();
-        let stdout = child.stdout.take().context("no stdout pipe")?;
-        let stderr = child.stderr.take().context("no stderr pipe")?;
+        let stdout = child.stdout().take().context("no stdout pipe")?;
+        let stderr = child.stderr().take().context("no stderr pipe")?;
         let readers = vec![
             tokio::spawn(watch_stdout(stdout, output.clone(), announced)),
             tokio::spawn(collect(stderr, output.clone())),
@@ -177,9 +182,10 @@ impl LabBinary {
                     child,
                     output,
                     readers,
+                    _scratch: scratch,
                 }),
                 _ => {
-                    kill_group(&child);
+                    kill_tree(child.as_mut());
                     Err(NeverListened {
                         reason: format!(
                             "the server's first line on stdout was `{line}`, not `listening on http://HOST:PORT`"
@@ -190,7 +196,7 @@ impl LabBinary {
                 }
             },
             None => {
-                kill_group(&child);
+                kill_tree(child.as_mut());
                 Err(NeverListened {
                     reason: format!(
                         "the server did not print `listening on http://HOST:PORT` within {} s",
@@ -214,7 +220,9 @@ impl LabBinary {
     /// exactly the given environment, to completion (killed after
     /// [`CLIENT_TIMEOUT`]).
     pub async fn run(&self, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<ClientRun> {
-        let mut command = self.command(args, env);
+        // Lives until this function returns, after the program is gone.
+        let scratch = scratch_dir()?;
+        let mut command = self.command(args, env, scratch.path());
         let mut child = command
             .spawn()
             .with_context(|| format!("cannot start `{}`", self.path.display()))?;
@@ -222,16 +230,16 @@ impl LabBinary {
         Started::note(args.first().copied().unwrap_or("program"), &stderr);
         let readers = [
             tokio::spawn(collect(
-                child.stdout.take().context("no stdout pipe")?,
+                child.stdout().take().context("no stdout pipe")?,
                 stdout.clone(),
             )),
             tokio::spawn(collect(
-                child.stderr.take().context("no stderr pipe")?,
+                child.stderr().take().context("no stderr pipe")?,
                 stderr.clone(),
             )),
         ];
         let Ok(status) = tokio::time::timeout(CLIENT_TIMEOUT, child.wait()).await else {
-            kill_group(&child);
+            kill_tree(child.as_mut());
             bail!(
                 "`{}` did not finish within {} s",
                 args.first().copied().unwrap_or("the program"),
@@ -259,26 +267,75 @@ impl LabBinary {
         })
     }
 
-    fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
+    fn command(&self, args: &[&str], env: &[(&str, &str)], dir: &Path) -> CommandWrap {
         let mut command = Command::new(&self.path);
         command
             .args(args)
             .env_clear()
             .envs(std::env::var_os("PATH").map(|path| ("PATH", path)))
+            // Windows cannot open a socket without `SystemRoot` (WSAStartup
+            // fails with error 10106), so a cleared environment keeps it.
+            .envs(
+                cfg!(windows)
+                    .then(|| std::env::var_os("SystemRoot"))
+                    .flatten()
+                    .map(|root| ("SystemRoot", root)),
+            )
+            // The grader's mark: whatever this program starts inherits it,
+            // in any process group, so the grader can find what outlives
+            // the check (xtask/src/contain.rs).
+            .env("MCP_AUTH_LABS_BIN", &self.path)
             .envs(env.iter().copied())
-            .current_dir(scratch_dir())
+            .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            // Its own process group, so everything it starts dies with it.
-            .process_group(0)
-            .kill_on_drop(true);
+            .stderr(Stdio::piped());
+        #[cfg(unix)]
+        if let Some((uid, gid)) = run_as() {
+            // Gradescope runs everything as root: the lab's programs run as
+            // an unprivileged user instead, which cannot write where the
+            // grader writes the results. The folders they must write in are
+            // given to that user: their working directory, and the folder of
+            // any path a check hands them (lab 5's `--db`).
+            command.uid(uid).gid(gid);
+            let folders = std::iter::once(dir.to_path_buf()).chain(
+                args.iter()
+                    .map(Path::new)
+                    .filter(|arg| arg.is_absolute())
+                    .filter_map(|arg| arg.parent().map(Path::to_path_buf))
+                    .filter(|folder| folder.is_dir() && folder.starts_with(std::env::temp_dir())),
+            );
+            for folder in folders {
+                let _ = std::os::unix::fs::chown(&folder, Some(uid), Some(gid));
+            }
+        }
+        // Its own process group (Unix) or job object (Windows), so that
+        // everything it starts dies with it.
+        let mut command = CommandWrap::from(command);
+        #[cfg(unix)]
+        command.wrap(process_wrap::tokio::ProcessGroup::leader());
+        #[cfg(windows)]
+        command.wrap(process_wrap::tokio::JobObject);
+        // On Windows this also kills the whole job when the child is dropped.
+        command.wrap(KillOnDrop);
         command
     }
 }
 
+/// `MCP_AUTH_LABS_RUN_AS=UID:GID`: the user the lab's programs run as, set
+/// by `docs/gradescope/run_autograder` (the grader must be root for it).
+pub const RUN_AS: &str = "MCP_AUTH_LABS_RUN_AS";
+
+/// The user and group in [`RUN_AS`], when it is set.
+#[cfg(unix)]
+fn run_as() -> Option<(u32, u32)> {
+    let value = std::env::var(RUN_AS).ok()?;
+    let (uid, gid) = value.split_once(':')?;
+    Some((uid.trim().parse().ok()?, gid.trim().parse().ok()?))
+}
+
 impl RunningServer {
-    /// Stops the server (SIGTERM, as Ctrl-C would) and returns every line it
+    /// Stops the server (see [`RunningServer::stop`]) and returns every line it
     /// wrote on stdout and stderr, once its pipes are drained.
     pub async fn stop_and_read_output(mut self) -> anyhow::Result<Vec<String>> {
         self.terminate().await?;
@@ -293,15 +350,26 @@ impl RunningServer {
         format!("{}{path}", self.base_url)
     }
 
-    /// Sends SIGTERM and waits for a clean exit (restart checks).
+    /// Stops the server as Ctrl-C would and waits for it to be gone
+    /// (restart checks): SIGTERM on Unix, and the server must exit cleanly.
+    ///
+    /// On Windows one process cannot send another Ctrl-C without sharing its
+    /// console (and `unsafe` code), so the server's job is killed instead.
+    /// Restart checks still hold: lab 5's SQLite commits are durable (WAL),
+    /// so a killed server loses nothing it had answered.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         self.terminate().await
     }
 
+    #[cfg(unix)]
     async fn terminate(&mut self) -> anyhow::Result<()> {
+        use nix::{
+            sys::signal::{Signal, kill},
+            unistd::Pid,
+        };
         if let Some(pid) = self.child.id() {
             let pid = Pid::from_raw(i32::try_from(pid).context("pid out of range")?);
-            nix::sys::signal::kill(pid, Signal::SIGTERM).context("cannot signal the server")?;
+            kill(pid, Signal::SIGTERM).context("cannot signal the server")?;
         }
         let status = tokio::time::timeout(Duration::from_secs(10), self.child.wait())
             .await
@@ -311,28 +379,42 @@ impl RunningServer {
         }
         Ok(())
     }
+
+    #[cfg(not(unix))]
+    async fn terminate(&mut self) -> anyhow::Result<()> {
+        self.child.start_kill().context("cannot stop the server")?;
+        tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .context("the server did not stop within 10 s of being killed")??;
+        Ok(())
+    }
 }
 
 impl Drop for RunningServer {
     fn drop(&mut self) {
-        kill_group(&self.child);
+        kill_tree(self.child.as_mut());
     }
 }
 
-fn kill_group(child: &Child) {
-    if let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()) {
-        // The group may already be gone; nothing to do then.
-        let _ = nix::sys::signal::killpg(Pid::from_raw(pid), Signal::SIGKILL);
-    }
+/// Kills `child` with everything it started: its process group (Unix) or
+/// job object (Windows).
+fn kill_tree(child: &mut dyn ChildWrapper) {
+    // Already gone is fine: that is what we wanted.
+    let _ = child.start_kill();
 }
 
-/// A directory the lab may write into (e.g. lab 5's database), removed at
-/// exit of the checks process.
-fn scratch_dir() -> &'static Path {
-    static DIR: std::sync::OnceLock<Option<tempfile::TempDir>> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| tempfile::tempdir().ok())
-        .as_ref()
-        .map_or_else(|| Path::new("."), |dir| dir.path())
+/// A fresh working directory for one program (lab 5's server writes its
+/// default database there), removed when the returned guard is dropped.
+///
+/// One per program, not one per checks process: a `static` is never
+/// dropped, so a shared directory outlived every grading run (one left in
+/// the temporary folder per graded submission), and two checks running side
+/// by side would have shared its files.
+fn scratch_dir() -> anyhow::Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix("mcp-auth-labs-")
+        .tempdir()
+        .context("cannot make a scratch directory for the lab's program")
 }
 
 /// Hands the first stdout line to `first_line`, then keeps collecting.

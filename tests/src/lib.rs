@@ -28,6 +28,7 @@ pub mod lab2;
 pub mod lab3;
 pub mod lab4;
 pub mod lab5;
+pub mod lab6;
 pub mod mcp;
 pub mod recorder;
 pub mod redact;
@@ -64,6 +65,7 @@ pub fn checks_of(lab: &str) -> Option<Vec<(&'static str, CheckFn)>> {
         "lab3" => (lab3::CHECKS, security::lab3::CHECKS),
         "lab4" => (lab4::CHECKS, security::lab4::CHECKS),
         "lab5" => (lab5::CHECKS, security::lab5::CHECKS),
+        "lab6" => (lab6::CHECKS, security::lab6::CHECKS),
         _ => return None,
     };
     Some(own.iter().chain(shared).copied().collect())

@@ -147,6 +147,7 @@ async fn sleep_or_forever(limit: Option<Duration>) {
 
 /// Ctrl-C, or SIGTERM from a grader or CI runner that gives up on us.
 async fn interrupted() {
+    #[cfg(unix)]
     let terminate = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut signal) => {
@@ -155,6 +156,9 @@ async fn interrupted() {
             Err(_) => std::future::pending().await,
         }
     };
+    // Windows has no SIGTERM: a runner that gives up ends the job instead.
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         () = terminate => {}

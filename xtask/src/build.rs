@@ -2,7 +2,6 @@
 
 use std::{
     io::{BufRead, BufReader, IsTerminal, Read, Write},
-    os::unix::process::CommandExt,
     path::{Path, PathBuf},
     process::{Command, Stdio},
     sync::mpsc::{self, RecvTimeoutError},
@@ -10,7 +9,10 @@ use std::{
 };
 
 use anyhow::Context;
+use process_wrap::std::CommandWrap;
 use serde::Deserialize;
+
+use crate::contain;
 
 /// What to build.
 pub enum Target<'a> {
@@ -69,16 +71,21 @@ pub fn build(root: &Path, target: &Target<'_>, colour: bool) -> anyhow::Result<B
 /// too (proc macros, a build script named in its manifest), so a build that
 /// never ends is a failed build, not a stuck grader.
 ///
-/// Cargo and every compiler it started are killed as one process group at
-/// the limit. The grader rewrites the lab's sources before each build, so a
+/// Cargo and every compiler it started are killed together at the limit: as
+/// one process group on Unix, one job object on Windows. The grader rewrites the lab's sources before each build, so a
 /// build that cargo considers fresh means another submission's binary would
 /// be graded: that is an `Err`, never a grade.
+///
+/// Cargo runs with `mark` as [`contain::MARK`] in its environment, which its
+/// build scripts and compilers inherit, so that whatever they leave running
+/// can be found and ended after the build.
 pub fn build_submission(
     root: &Path,
     target: &Target<'_>,
     limit: Duration,
+    mark: &str,
 ) -> anyhow::Result<Built> {
-    let run = run_cargo(root, target, false, Some(limit))?;
+    let run = run_cargo(root, target, false, Some((limit, mark)))?;
     if run.timed_out {
         return Ok(Built::Failed {
             compiler: format!(
@@ -112,7 +119,7 @@ fn run_cargo(
     root: &Path,
     target: &Target<'_>,
     colour: bool,
-    limit: Option<Duration>,
+    limit: Option<(Duration, &str)>,
 ) -> anyhow::Result<CargoRun> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
@@ -129,26 +136,32 @@ fn run_cargo(
             .arg("--target-dir")
             .arg(target_dir),
     };
-    if limit.is_some() {
-        // Its own process group, so that a timeout can end cargo together
-        // with the rustc and build-script processes it started.
-        command.process_group(0);
-    }
-    let mut child = command
+    command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("cannot run cargo")?;
+        .stderr(Stdio::piped());
+    let mut command = CommandWrap::from(command);
+    if let Some((_, mark)) = limit {
+        command.command_mut().env(contain::MARK, mark);
+        // Its own process group (job object on Windows), so that a timeout
+        // can end cargo together with the rustc and build-script processes
+        // it started.
+        #[cfg(unix)]
+        command.wrap(process_wrap::std::ProcessGroup::leader());
+        #[cfg(windows)]
+        command.wrap(process_wrap::std::JobObject);
+    }
+    let limit = limit.map(|(limit, _)| limit);
+    let mut child = command.spawn().context("cannot run cargo")?;
 
     // Cargo's progress goes to stderr: show it live to a person (a cold build
     // takes a minute or two), keep it for the report when cargo itself fails.
     // A class's submission builds are quick and would only scroll by.
     let live = limit.is_none() && std::io::stderr().is_terminal();
-    let stderr = child.stderr.take().context("no stderr pipe")?;
+    let stderr = child.stderr().take().context("no stderr pipe")?;
     let (stderr_tx, stderr_rx) = mpsc::channel();
     std::thread::spawn(move || stderr_tx.send(relay_progress(stderr, live)));
-    let stdout = child.stdout.take().context("no stdout pipe")?;
+    let stdout = child.stdout().take().context("no stdout pipe")?;
     let (lines_tx, lines) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -178,11 +191,13 @@ fn run_cargo(
                     Ok(line) => line,
                     Err(RecvTimeoutError::Disconnected) => break,
                     Err(RecvTimeoutError::Timeout) => {
-                        kill_group(child.id());
+                        // The group or job; already gone is fine.
+                        let _ = child.start_kill();
                         // Cargo itself, again, so that `wait` returns even
                         // if the group could not be signalled.
-                        let _ = child.kill();
-                        let _ = child.wait();
+                        let cargo = child.inner_mut();
+                        let _ = cargo.start_kill();
+                        let _ = cargo.wait();
                         run.timed_out = true;
                         return Ok(run);
                     }
@@ -211,24 +226,16 @@ fn run_cargo(
             _ => {}
         }
     }
-    child.wait().context("cannot wait for cargo")?;
+    // Cargo itself, not its whole group or job as `child.wait()` would: a
+    // process a build script left behind (adopted by the grader, a
+    // subreaper) would hold the grader until it ended. contain.rs ends it.
+    child.inner_mut().wait().context("cannot wait for cargo")?;
     // A build script that left a process holding the pipe must not hold the
     // grader too: wait a moment for the rest of stderr, then go on without it.
     run.stderr = stderr_rx
         .recv_timeout(Duration::from_secs(2))
         .unwrap_or_default();
     Ok(run)
-}
-
-/// Kills process group `pgid` (cargo's, see [`run_cargo`]).
-fn kill_group(pgid: u32) {
-    if let Ok(pgid) = i32::try_from(pgid) {
-        // Already gone is fine: that is what we wanted.
-        let _ = nix::sys::signal::killpg(
-            nix::unistd::Pid::from_raw(pgid),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-    }
 }
 
 /// Echoes cargo's stderr to ours when `live`; returns it all.

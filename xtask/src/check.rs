@@ -19,13 +19,16 @@ use labs_meta::{
 
 use crate::{
     build::{self, Built},
-    report, status, style,
+    progress, report, status, style,
 };
 
 #[derive(clap::Args)]
 pub struct CheckArgs {
     /// The lab to check, e.g. lab1; without it, the labs and the next one to do.
     pub lab: Option<String>,
+    /// Check the current lab: the first that does not pass yet.
+    #[arg(long, conflicts_with_all = ["lab", "solution", "path"])]
+    pub current: bool,
     /// Check the reference solution instead of your starter.
     #[arg(long)]
     pub solution: bool,
@@ -65,12 +68,21 @@ impl Outcome {
 }
 
 pub fn run(root: &Path, catalog: &Catalog, args: &CheckArgs) -> anyhow::Result<ExitCode> {
-    let Some(lab) = &args.lab else {
-        status::print_list(root, catalog);
-        // Not a pass: a CI step that forgot the lab must not go green.
-        return Ok(ExitCode::from(2));
+    let lab = match (&args.lab, args.current) {
+        (Some(lab), _) => crate::find_lab(catalog, lab)?,
+        (None, true) => match progress::Progress::load(root, catalog).current(catalog) {
+            Some(lab) => lab,
+            None => {
+                status::print_list(root, catalog);
+                return Ok(ExitCode::SUCCESS);
+            }
+        },
+        (None, false) => {
+            status::print_list(root, catalog);
+            // Not a pass: a CI step that forgot the lab must not go green.
+            return Ok(ExitCode::from(2));
+        }
     };
-    let lab = crate::find_lab(catalog, lab)?;
     let source = match (&args.path, args.solution) {
         (Some(dir), _) => Source::Dir(dir.clone()),
         (None, true) => Source::Solution,
@@ -86,7 +98,7 @@ pub fn run(root: &Path, catalog: &Catalog, args: &CheckArgs) -> anyhow::Result<E
     let outcome = judge(root, lab, &source, &options, |event| live.event(event))?;
     live.finish(&outcome);
     if matches!(source, Source::Starter) {
-        status::record(root, lab, outcome.passed());
+        progress::record(root, catalog, lab, &outcome);
     }
     let all = outcome.passed() == lab.checks.len();
     Ok(if all {

@@ -26,8 +26,9 @@ use labs_meta::{Catalog, Lab};
 use crate::{
     build::{self, Built},
     check::{self, Outcome},
-    grades,
+    contain, grades,
     overlay::{self, Layout},
+    unzip,
     workspace::{KitSeal, Workspace},
 };
 
@@ -72,8 +73,31 @@ pub struct Student {
     pub name: String,
     pub dir: PathBuf,
     pub layout: Option<Layout>,
+    /// Why there is nothing to grade, when `layout` is `None`.
+    pub unusable: Option<String>,
     /// Kit files the student changed, which grading ignored.
     pub tampered: Vec<String>,
+}
+
+/// A class folder: its students, and every entry of it that is not one.
+pub struct Class {
+    pub students: Vec<Student>,
+    /// `(entry, why it was not graded)`, in name order.
+    pub skipped: Vec<(String, String)>,
+    /// Processes still running after every submission was graded, which no
+    /// submission could be tied to (see [`contain`]); they were killed.
+    pub adopted: Vec<String>,
+    /// Where zip files were unpacked; removed when the class is dropped.
+    _unpacked: Unpacked,
+}
+
+/// A scratch folder removed on drop.
+struct Unpacked(PathBuf);
+
+impl Drop for Unpacked {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
 }
 
 /// One student's result for one lab.
@@ -83,6 +107,9 @@ pub struct LabGrade {
     pub verdict: Verdict,
     /// Files ignored, manifest changes: what the student should know.
     pub notes: Vec<String>,
+    /// The student files were the starter's (or missing): the summary
+    /// gives such a lab one line.
+    pub untouched: bool,
     pub build_secs: f64,
     pub check_secs: f64,
 }
@@ -102,12 +129,16 @@ pub fn run(root: &Path, catalog: &Catalog, args: &GradeArgs) -> anyhow::Result<E
         None => catalog.labs.iter().collect(),
     };
     let started = Instant::now();
-    let students = discover(root, &args.submissions, &labs)?;
+    let mut class = discover(root, &args.submissions, &labs)?;
+    let students = &class.students;
     if students.is_empty() {
         anyhow::bail!(
-            "`{}` has no sub-folders: put one folder per student in it",
+            "`{}` has no sub-folders or zip files: put one folder (or .zip) per student in it",
             args.submissions.display()
         );
+    }
+    for (entry, why) in &class.skipped {
+        eprintln!("note: not graded: `{entry}`: {why}");
     }
     println!(
         "Grading {} submission(s) of {} in `{}`",
@@ -118,22 +149,29 @@ pub fn run(root: &Path, catalog: &Catalog, args: &GradeArgs) -> anyhow::Result<E
             .join(", "),
         args.submissions.display()
     );
-    if root.join("solutions").is_dir() {
+    if labs.iter().any(|lab| overlay::has_reference(root, lab)) {
         eprintln!("{SOLUTIONS_PRESENT}");
     }
     let grader = Grader::new(root, args.limits.clone())?;
     let seal = grader.seal(&labs);
     let out = &args.out;
-    let results = grader.grade(&labs, &students, args.jobs.max(1), |grade| {
+    let results = grader.grade(&labs, students, args.jobs.max(1), |grade| {
         println!("{}", grades::progress_line(catalog, grade));
         // Written as each one finishes: an interrupted run keeps them.
         if let Err(e) = grades::write_student(out, catalog, grade) {
             eprintln!("error: {e:#}");
         }
     });
+    class.adopted = contain::kill_adopted();
+    if !class.adopted.is_empty() {
+        eprintln!(
+            "warning: killed processes left running by students' code: {}",
+            contain::describe(&class.adopted)
+        );
+    }
     let elapsed = started.elapsed();
     let kit_changed = grader.seal(&labs) != seal;
-    grades::write_reports(out, &labs, &students, &results, elapsed, kit_changed)?;
+    grades::write_reports(out, &labs, &class, &results, elapsed, kit_changed)?;
     println!(
         "\nGraded in {:.0} s; reports in `{}` (summary.md, grades.csv, grades.json, students/)",
         elapsed.as_secs_f64(),
@@ -155,19 +193,83 @@ pub fn run(root: &Path, catalog: &Catalog, args: &GradeArgs) -> anyhow::Result<E
     })
 }
 
-/// Every sub-folder of `dir` is a student, named after it, in name order.
-pub fn discover(root: &Path, dir: &Path, labs: &[&Lab]) -> anyhow::Result<Vec<Student>> {
+/// Every sub-folder of `dir` is a student, named after it, and so is every
+/// `.zip` file (unpacked under `target/grade/`); students in name order.
+/// Anything else is listed in `skipped`, so that no entry of the class
+/// folder disappears without a word.
+pub fn discover(root: &Path, dir: &Path, labs: &[&Lab]) -> anyhow::Result<Class> {
     let entries = fs::read_dir(dir).with_context(|| format!("cannot read `{}`", dir.display()))?;
+    let unpacked = Unpacked(
+        root.join("target")
+            .join("grade")
+            .join(format!("unzipped-{}", std::process::id())),
+    );
+    let mut names: Vec<(String, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .map(|entry| {
+            (
+                entry.file_name().to_string_lossy().into_owned(),
+                entry.path(),
+            )
+        })
+        .collect();
+    names.sort();
+    let folders: Vec<&str> = names
+        .iter()
+        .filter(|(_, path)| path.is_dir())
+        .map(|(name, _)| name.as_str())
+        .collect();
     let mut students = Vec::new();
-    for entry in entries.filter_map(Result::ok) {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || !entry.path().is_dir() {
-            continue;
+    let mut skipped = Vec::new();
+    for (name, path) in &names {
+        let stem = Path::new(name)
+            .file_stem()
+            .map(|stem| stem.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.starts_with('.') {
+            skipped.push((name.clone(), "hidden".to_owned()));
+        } else if path.is_dir() {
+            students.push(student(root, name.clone(), path.clone(), labs));
+        } else if !unzip::is_zip(path) {
+            skipped.push((
+                name.clone(),
+                "a file, not a student's folder or .zip".to_owned(),
+            ));
+        } else if folders.contains(&stem.as_str()) {
+            skipped.push((
+                name.clone(),
+                format!("the folder `{stem}` is graded instead"),
+            ));
+        } else {
+            let into = unpacked.0.join(&stem);
+            students.push(match unzip::unpack(path, &into) {
+                Ok(left_out) => {
+                    let mut student = student(root, stem, into, labs);
+                    if !left_out.is_empty() {
+                        student.tampered.extend(
+                            left_out
+                                .into_iter()
+                                .map(|entry| format!("{entry} in {name}, not unpacked")),
+                        );
+                    }
+                    student
+                }
+                Err(e) => Student {
+                    name: stem,
+                    dir: path.clone(),
+                    layout: None,
+                    unusable: Some(format!("{e:#}")),
+                    tampered: Vec::new(),
+                },
+            });
         }
-        students.push(student(root, name, entry.path(), labs));
     }
-    students.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(students)
+    Ok(Class {
+        students,
+        skipped,
+        adopted: Vec::new(),
+        _unpacked: unpacked,
+    })
 }
 
 pub fn student(root: &Path, name: String, dir: PathBuf, labs: &[&Lab]) -> Student {
@@ -188,10 +290,27 @@ pub fn student(root: &Path, name: String, dir: PathBuf, labs: &[&Lab]) -> Studen
     } else {
         Vec::new()
     };
+    // Nothing to grade, but something close: say what it is.
+    let unusable = layout.is_none().then(|| {
+        let close: Vec<String> = labs
+            .iter()
+            .flat_map(|lab| overlay::near_misses(&dir, lab))
+            .collect();
+        if close.is_empty() {
+            overlay::NOT_A_SUBMISSION.to_owned()
+        } else {
+            format!(
+                "{}; these folders look like labs but are not named as the kit names them: {}",
+                overlay::NOT_A_SUBMISSION,
+                overlay::list(&close)
+            )
+        }
+    });
     Student {
         name,
         dir,
         layout,
+        unusable,
         tampered,
     }
 }
@@ -221,6 +340,7 @@ struct Job<'a> {
     student: String,
     bin: PathBuf,
     notes: Vec<String>,
+    untouched: bool,
     build_secs: f64,
 }
 
@@ -228,6 +348,8 @@ impl Grader {
     /// Builds the instructor's checks and prepares the scratch workspace.
     pub fn new(root: &Path, limits: Limits) -> anyhow::Result<Grader> {
         limits.validate()?;
+        contain::check_run_as()?;
+        contain::become_subreaper();
         let built = match build::build(root, &build::Target::Package("checks"), false)? {
             Built::Binary(path) => path,
             Built::Failed { compiler } => {
@@ -244,7 +366,8 @@ impl Grader {
         // must not swap the checks under a run (it still reads labs.toml and
         // the snapshots from the checkout, where they were compiled).
         fs::create_dir_all(&bins).with_context(|| format!("cannot create `{}`", bins.display()))?;
-        let checks_bin = bins.join("checks");
+        // `checks.exe` on Windows, which runs only what ends in `.exe`.
+        let checks_bin = bins.join(format!("checks{}", std::env::consts::EXE_SUFFIX));
         fs::copy(&built, &checks_bin)
             .with_context(|| format!("cannot copy `{}`", built.display()))?;
         Ok(Grader {
@@ -353,15 +476,24 @@ impl Grader {
     /// The submission's folder for `lab`, or why there is none.
     fn locate(&self, lab: &Lab, student: &Student) -> Result<(Layout, PathBuf), String> {
         let Some(layout) = student.layout else {
-            return Err(overlay::NOT_A_SUBMISSION.to_owned());
+            return Err(student
+                .unusable
+                .clone()
+                .unwrap_or_else(|| overlay::NOT_A_SUBMISSION.to_owned()));
         };
         match overlay::lab_dir(&student.dir, layout, lab) {
             Some(dir) => Ok((layout, dir)),
             None => {
                 let folder = format!("{}-{}", lab.id, lab.slug);
-                Err(match layout {
-                    Layout::Kit => format!("no labs/{folder} folder in the submission"),
-                    _ => format!("no {folder} folder in the submission"),
+                let missing = missing_folder(layout, lab);
+                let close = overlay::near_misses(&student.dir, lab);
+                Err(if close.is_empty() {
+                    missing
+                } else {
+                    format!(
+                        "{missing}, but {} looks like it: rename it `{folder}` to have it graded",
+                        overlay::list(&close)
+                    )
                 })
             }
         }
@@ -378,10 +510,12 @@ impl Grader {
         let mut taken = overlay::take(&self.root, lab, &lab_dir, layout);
         if !student.tampered.is_empty() {
             taken.notes.push(format!(
-                "these kit files differ from the instructor's copy and were ignored (grading always uses the instructor's checks, snapshots, runner and labs.toml): {}",
+                "{TAMPER_NOTE}: {}",
                 overlay::list(&student.tampered)
             ));
         }
+        // Unique to this checkout (its workspace is locked) and submission.
+        let mark = format!("build {} {index}", self.bins.join(&lab.id).display());
         let started = Instant::now();
         let built = self
             .workspace
@@ -391,12 +525,17 @@ impl Grader {
                     path: &manifest,
                     target_dir: &self.workspace.target,
                 };
-                build::build_submission(&self.root, &target, self.limits.build_limit())
+                build::build_submission(&self.root, &target, self.limits.build_limit(), &mark)
             });
         let build_secs = started.elapsed().as_secs_f64();
+        let left = contain::kill_marked(&mark);
+        if !left.is_empty() {
+            taken.notes.push(left_running("its build", &left));
+        }
         let finished = |verdict| LabGrade {
             build_secs,
             notes: taken.notes.clone(),
+            untouched: taken.untouched,
             ..grade(student, lab, verdict)
         };
         match built {
@@ -408,13 +547,18 @@ impl Grader {
                 // Copied out before the next build overwrites it.
                 let keep = self.bins.join(&lab.id).join(index.to_string());
                 let bin = keep.join(path.file_name().unwrap_or_default());
-                let copied = fs::create_dir_all(&keep).and_then(|()| fs::copy(&path, &bin));
+                // Canonical: the checks mark what they start with this
+                // path (see `contain`), and they canonicalize it.
+                let copied = fs::create_dir_all(&keep)
+                    .and_then(|()| fs::copy(&path, &bin))
+                    .and_then(|_| fs::canonicalize(&bin));
                 match copied {
-                    Ok(_) => Next::Check(Job {
+                    Ok(bin) => Next::Check(Job {
                         lab,
                         student: student.name.clone(),
                         bin,
                         notes: taken.notes.clone(),
+                        untouched: taken.untouched,
                         build_secs,
                     }),
                     Err(e) => Next::Done(finished(Verdict::GraderError(format!(
@@ -429,12 +573,19 @@ impl Grader {
     fn check(&self, job: Job<'_>) -> LabGrade {
         let options = check::Options {
             start_timeout: self.limits.start_timeout,
-            check_timeout: Some(self.limits.check_timeout),
-            deadline: Some(self.limits.timeout),
+            check_timeout: Some(self.limits.per_check(job.lab)),
+            // Only a backstop: with each check held to its share, all of
+            // them end within `--timeout` (after the server's first start).
+            deadline: Some(self.limits.timeout + self.limits.start_timeout + DEADLINE_SLACK),
             colour: false,
         };
         let started = Instant::now();
         let outcome = check::run_checks(&self.checks_bin, &job.bin, job.lab, &options, |_| {});
+        let mut notes = job.notes;
+        let left = contain::kill_marked(&job.bin.to_string_lossy());
+        if !left.is_empty() {
+            notes.push(left_running("its checks", &left));
+        }
         let verdict = match outcome {
             Ok(outcome) => Verdict::Judged(outcome),
             Err(e) => Verdict::GraderError(format!("{e:#}")),
@@ -445,7 +596,8 @@ impl Grader {
             student: job.student,
             lab: job.lab.id.clone(),
             verdict,
-            notes: job.notes,
+            notes,
+            untouched: job.untouched,
             build_secs: job.build_secs,
             check_secs: started.elapsed().as_secs_f64(),
         }
@@ -468,8 +620,49 @@ impl Limits {
         Ok(())
     }
 
+    /// Seconds one check of `lab` may take: `--check-timeout`, or less, so
+    /// that the checks, [`CHECKS_AT_ONCE`] at a time, end within
+    /// `--timeout` even if every one of them runs out of time. A slow
+    /// submission then loses the checks that were too slow, and keeps the
+    /// others; a limit on the whole run would fail every check still
+    /// waiting for its turn.
+    fn per_check(&self, lab: &Lab) -> f64 {
+        let waves = lab.checks.len().max(1).div_ceil(CHECKS_AT_ONCE);
+        let share = self.timeout / waves as f64;
+        // Tenths: the reasons print it ("no answer within 2.6 s").
+        (self.check_timeout.min(share) * 10.0).floor().max(1.0) / 10.0
+    }
+
     fn build_limit(&self) -> Duration {
         Duration::try_from_secs_f64(self.timeout).unwrap_or(Duration::from_secs(120))
+    }
+}
+
+/// How many checks the checks binary runs side by side
+/// (`CONCURRENT_CHECKS` in tests/src/runner.rs).
+const CHECKS_AT_ONCE: usize = 4;
+
+/// Seconds the checks binary gets past the time its checks can take before
+/// it stops them all (it should never need them).
+const DEADLINE_SLACK: f64 = 5.0;
+
+/// The note for processes a submission's programs left running.
+fn left_running(after: &str, commands: &[String]) -> String {
+    format!(
+        "{} process(es) started by this submission's programs were still running after {after} and were killed: {}. \
+A program must end everything it starts (a process group or session of its own does not hide it from the grader)",
+        commands.len(),
+        contain::describe(commands)
+    )
+}
+
+/// Why `lab` is missing from a submission laid out as `layout`, when
+/// nothing there is close to its folder.
+pub fn missing_folder(layout: Layout, lab: &Lab) -> String {
+    let folder = format!("{}-{}", lab.id, lab.slug);
+    match layout {
+        Layout::Kit => format!("no labs/{folder} folder in the submission"),
+        _ => format!("no {folder} folder in the submission"),
     }
 }
 
@@ -479,10 +672,15 @@ fn grade(student: &Student, lab: &Lab, verdict: Verdict) -> LabGrade {
         lab: lab.id.clone(),
         verdict,
         notes: Vec::new(),
+        untouched: false,
         build_secs: 0.0,
         check_secs: 0.0,
     }
 }
+
+/// The note on kit files a student changed (the summary gives it once per
+/// student, the feedback once per lab).
+pub const TAMPER_NOTE: &str = "these kit files differ from the instructor's copy and were ignored (grading always uses the instructor's checks, snapshots, runner and labs.toml)";
 
 const SOLUTIONS_PRESENT: &str = "note: this checkout has solutions/, and a submission's code runs with your rights: it could read them. \
 For marks that count, grade in a container from a copy without them (docs/grading.md#limits-this-is-not-a-sandbox).";

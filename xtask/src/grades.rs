@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::{
     check::Outcome,
-    grade::{LabGrade, Student, Verdict},
+    grade::{Class, LabGrade, Student, Verdict},
     gradescope,
     overlay::Layout,
     report, style,
@@ -145,7 +145,18 @@ pub fn progress_line(catalog: &Catalog, grade: &LabGrade) -> String {
 /// `cargo xtask check` shows them, then the grader's notes.
 pub fn feedback(lab: &Lab, grade: &LabGrade) -> String {
     let mut out = match &grade.verdict {
-        Verdict::Judged(outcome) => report::render(lab, &lab.package(false), outcome),
+        // A graded student has no solutions/ to compare with (the line
+        // `cargo xtask check` ends a passing lab with points there).
+        Verdict::Judged(outcome) => report::render(lab, &lab.package(false), outcome)
+            .lines()
+            .map(|line| match line.strip_prefix("Well done. ") {
+                Some(_) => format!(
+                    "Well done. Read \"Going further\" in {}.\n",
+                    lab.docs_page()
+                ),
+                None => format!("{line}\n"),
+            })
+            .collect(),
         Verdict::Missing(reason) | Verdict::GraderError(reason) => format!(
             "{} · {}\n\n{reason}\n\n0/{} checks passed\n",
             lab.id,
@@ -180,24 +191,29 @@ pub fn write_student(out: &Path, catalog: &Catalog, grade: &LabGrade) -> anyhow:
 pub fn write_reports(
     out: &Path,
     labs: &[&Lab],
-    students: &[Student],
+    class: &Class,
     grades: &[LabGrade],
     elapsed: Duration,
     kit_changed: bool,
 ) -> anyhow::Result<()> {
+    let students = &class.students;
     fs::create_dir_all(out).with_context(|| format!("cannot create `{}`", out.display()))?;
     let find = |student: &Student, lab: &Lab| {
         grades
             .iter()
             .find(|grade| grade.student == student.name && grade.lab == lab.id)
     };
-    let mut summary = summary(labs, students, grades, elapsed, &find);
+    let mut summary = summary(labs, class, grades, elapsed, &find);
     if kit_changed {
         summary.insert_str(0, &format!("> **Warning:** {KIT_CHANGED}\n\n"));
     }
     write(&out.join("summary.md"), &summary)?;
     write(&out.join("grades.csv"), &csv(labs, students, &find))?;
-    let json = class_json(labs, students, elapsed, &find);
+    write(
+        &out.join("grades-wide.csv"),
+        &wide_csv(labs, students, &find),
+    )?;
+    let json = class_json(labs, class, elapsed, &find);
     write(&out.join("grades.json"), &pretty(&json))
 }
 
@@ -205,11 +221,12 @@ type Find<'a> = dyn Fn(&Student, &Lab) -> Option<&'a LabGrade> + 'a;
 
 fn summary(
     labs: &[&Lab],
-    students: &[Student],
+    class: &Class,
     grades: &[LabGrade],
     elapsed: Duration,
     find: &Find<'_>,
 ) -> String {
+    let students = &class.students;
     let max: u32 = labs.iter().map(|lab| lab.total_points()).sum();
     let mut out = String::from("# Grades\n\n");
     let build: f64 = grades.iter().map(|grade| grade.build_secs).sum();
@@ -220,6 +237,21 @@ fn summary(
         students.len(),
         elapsed.as_secs_f64()
     );
+    if !class.adopted.is_empty() {
+        let _ = writeln!(
+            out,
+            "> **Warning:** {} process(es) started by students' code were still running after every submission was graded, and were killed: {}. No submission could be tied to them.\n",
+            class.adopted.len(),
+            crate::contain::describe(&class.adopted)
+        );
+    }
+    if !class.skipped.is_empty() {
+        out.push_str("Not graded, in the class folder:\n\n");
+        for (entry, why) in &class.skipped {
+            let _ = writeln!(out, "- `{entry}`: {why}");
+        }
+        out.push('\n');
+    }
 
     out.push_str("| student |");
     for lab in labs {
@@ -257,25 +289,45 @@ fn summary(
         match student.layout {
             Some(layout) => {
                 let _ = writeln!(out, "Submitted {}.", layout.describe());
+                // Once per student, though the feedback of each lab has it.
+                if !student.tampered.is_empty() {
+                    let _ = writeln!(
+                        out,
+                        "- note: {}: {}",
+                        crate::grade::TAMPER_NOTE,
+                        crate::overlay::list(&student.tampered)
+                    );
+                }
             }
             None => {
                 let _ = writeln!(
                     out,
                     "0 for every lab: {}.",
-                    crate::overlay::NOT_A_SUBMISSION
+                    student
+                        .unusable
+                        .as_deref()
+                        .unwrap_or(crate::overlay::NOT_A_SUBMISSION)
                 );
                 continue;
             }
         }
         // Labs not handed in, on one line: with `--all` early in a course,
-        // that is most of them.
-        let missing: Vec<&str> = labs
-            .iter()
-            .filter(|lab| {
-                find(student, lab).is_some_and(|g| matches!(g.verdict, Verdict::Missing(_)))
-            })
-            .map(|lab| lab.id.as_str())
-            .collect();
+        // that is most of them. One with a folder named almost right gets
+        // a line of its own that names it.
+        let mut missing: Vec<&str> = Vec::new();
+        for lab in labs {
+            let Some(grade) = find(student, lab) else {
+                continue;
+            };
+            let (Verdict::Missing(reason), Some(layout)) = (&grade.verdict, student.layout) else {
+                continue;
+            };
+            if *reason == crate::grade::missing_folder(layout, lab) {
+                missing.push(&lab.id);
+            } else {
+                let _ = writeln!(out, "- **{}**: 0/{}, {reason}", lab.id, lab.total_points());
+            }
+        }
         if !missing.is_empty() {
             let _ = writeln!(
                 out,
@@ -293,33 +345,48 @@ fn summary(
             let scores = scores(lab, grade);
             let failed: Vec<&CheckScore<'_>> = scores.iter().filter(|s| !s.passed).collect();
             let feedback = format!("students/{}/{}/feedback.txt", student.name, lab.id);
-            match (&grade.verdict, failed.as_slice()) {
-                (_, []) => {
-                    let _ = writeln!(out, "- **{}**: every check passed.", lab.id);
-                }
-                (Verdict::Judged(Outcome::Checked(_)), failed) => {
-                    for score in failed {
+            if grade.untouched && matches!(grade.verdict, Verdict::Judged(Outcome::Checked(_))) {
+                // Early in a course most labs are the starter: one line each.
+                let _ = writeln!(
+                    out,
+                    "- **{}**: the starter, unchanged: {}/{} (`{feedback}`)",
+                    lab.id,
+                    total(&scores),
+                    lab.total_points()
+                );
+            } else {
+                match (&grade.verdict, failed.as_slice()) {
+                    (_, []) => {
+                        let _ = writeln!(out, "- **{}**: every check passed.", lab.id);
+                    }
+                    (Verdict::Judged(Outcome::Checked(_)), failed) => {
+                        for score in failed {
+                            let _ = writeln!(
+                                out,
+                                "- **{}** · {} (0/{}): {}",
+                                lab.id,
+                                score.check.title,
+                                score.check.points,
+                                score.reason.as_deref().unwrap_or("failed")
+                            );
+                        }
+                    }
+                    (_, [first, ..]) => {
                         let _ = writeln!(
                             out,
-                            "- **{}** · {} (0/{}): {}",
+                            "- **{}**: 0/{}, {} (`{feedback}`)",
                             lab.id,
-                            score.check.title,
-                            score.check.points,
-                            score.reason.as_deref().unwrap_or("failed")
+                            lab.total_points(),
+                            first.reason.as_deref().unwrap_or("failed")
                         );
                     }
                 }
-                (_, [first, ..]) => {
-                    let _ = writeln!(
-                        out,
-                        "- **{}**: 0/{}, {} (`{feedback}`)",
-                        lab.id,
-                        lab.total_points(),
-                        first.reason.as_deref().unwrap_or("failed")
-                    );
-                }
             }
-            for note in &grade.notes {
+            for note in grade
+                .notes
+                .iter()
+                .filter(|note| !note.starts_with(crate::grade::TAMPER_NOTE))
+            {
                 let _ = writeln!(out, "- **{}** note: {note}", lab.id);
             }
         }
@@ -355,6 +422,28 @@ fn csv(labs: &[&Lab], students: &[Student], find: &Find<'_>) -> String {
     out
 }
 
+/// One row per student, one column per lab, then the total: the shape an
+/// LMS gradebook imports. Every student is there, with 0 for a lab they
+/// did not hand in.
+fn wide_csv(labs: &[&Lab], students: &[Student], find: &Find<'_>) -> String {
+    let mut out = String::from("student");
+    for lab in labs {
+        let _ = write!(out, ",{}", lab.id);
+    }
+    out.push_str(",total\n");
+    for student in students {
+        out.push_str(&csv_field(&student.name));
+        let mut sum = 0;
+        for lab in labs {
+            let points = find(student, lab).map_or(0, |grade| total(&scores(lab, grade)));
+            sum += points;
+            let _ = write!(out, ",{points}");
+        }
+        let _ = writeln!(out, ",{sum}");
+    }
+    out
+}
+
 /// Quotes a CSV field when it needs it (RFC 4180).
 fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) {
@@ -366,10 +455,11 @@ fn csv_field(text: &str) -> String {
 
 fn class_json(
     labs: &[&Lab],
-    students: &[Student],
+    class: &Class,
     elapsed: Duration,
     find: &Find<'_>,
 ) -> serde_json::Value {
+    let students = &class.students;
     let labs_json: Vec<_> = labs
         .iter()
         .map(|lab| json!({ "id": lab.id, "title": lab.title, "max_points": lab.total_points() }))
@@ -389,9 +479,16 @@ fn class_json(
             })
         })
         .collect();
+    let skipped: Vec<_> = class
+        .skipped
+        .iter()
+        .map(|(entry, why)| json!({ "entry": entry, "reason": why }))
+        .collect();
     json!({
         "labs": labs_json,
         "students": students_json,
+        "skipped": skipped,
+        "killed_unclaimed_processes": class.adopted,
         "seconds": round(elapsed.as_secs_f64()),
     })
 }

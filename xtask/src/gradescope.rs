@@ -21,6 +21,7 @@ use labs_meta::{Catalog, Lab};
 use serde_json::json;
 
 use crate::{
+    contain,
     grade::{self, Grader, LabGrade, Limits},
     grades::{self, CheckScore},
     overlay,
@@ -129,9 +130,21 @@ fn grade_submission(
     );
     let grader = Grader::new(root, args.limits.clone())?;
     let seal = grader.seal(&labs);
-    let grades = grader.grade(&labs, &[student], 1, |grade| {
+    let mut grades = grader.grade(&labs, &[student], 1, |grade| {
         println!("{}", grades::progress_line(catalog, grade));
     });
+    // Everything the submission started is gone before results.json is
+    // written: nothing of it can rewrite the score afterwards.
+    let adopted = contain::kill_adopted();
+    if let Some(first) = grades.first_mut()
+        && !adopted.is_empty()
+    {
+        first.notes.push(format!(
+            "{} process(es) started by your code were still running after grading and were killed: {}",
+            adopted.len(),
+            contain::describe(&adopted)
+        ));
+    }
     if grader.seal(&labs) != seal {
         anyhow::bail!("{}", grades::KIT_CHANGED);
     }

@@ -123,6 +123,8 @@ pub struct Taken {
     pub manifest: Option<PathBuf>,
     /// What the student should know about what was (not) taken.
     pub notes: Vec<String>,
+    /// Every student file is the starter's (or missing): nothing was done.
+    pub untouched: bool,
 }
 
 /// Picks the student files and manifest of `lab` from `lab_dir`, and notes
@@ -133,19 +135,34 @@ pub fn take(root: &Path, lab: &Lab, lab_dir: &Path, layout: Layout) -> Taken {
         files: Vec::new(),
         manifest: None,
         notes: Vec::new(),
+        untouched: false,
     };
     for file in &lab.student_files {
         match student_file(lab_dir, layout, file) {
-            Some(path) => taken.files.push((file.clone(), path)),
+            Some(path) => match fs::read_to_string(&path)
+                .ok()
+                .and_then(|text| crate::reach::reaches_outside(file, &text))
+            {
+                // It could be compiling the instructor's solution: a file
+                // that does is not the student's work.
+                Some(how) => taken.notes.push(format!(
+                    "`{file}` reaches outside the lab folder ({how}): it was not used, the starter's was"
+                )),
+                None => taken.files.push((file.clone(), path)),
+            },
             None => taken.notes.push(format!(
                 "`{file}` is missing (or is a link): the starter's was used"
             )),
         }
     }
+    // Every file missing or the starter's (a refused file is not).
+    taken.untouched = lab.student_files.iter().all(|file| {
+        student_file(lab_dir, layout, file).is_none_or(|path| same_text(&path, &starter.join(file)))
+    });
     // The kit ships its solutions for self-study: say when they were
     // handed in as they are, and let the instructor decide what it means.
     let solution = root.join(lab.solution_dir());
-    if solution.is_dir()
+    if has_reference(root, lab)
         && taken.files.len() == lab.student_files.len()
         && taken
             .files
@@ -164,6 +181,13 @@ pub fn take(root: &Path, lab: &Lab, lab_dir: &Path, layout: Layout) -> Taken {
         } else if let Some(outside) = reaches_outside(&manifest) {
             taken.notes.push(format!(
                 "`Cargo.toml` points outside the lab folder ({outside}): the starter's was used"
+            ));
+        } else if let added = added_dependencies(&manifest, &starter.join("Cargo.toml"))
+            && !added.is_empty()
+        {
+            taken.notes.push(format!(
+                "dependencies cannot be added ({}): every submission is built with the kit's own dependencies and lock file, so the starter's `Cargo.toml` was used",
+                list(&added)
             ));
         } else {
             taken.notes.push(
@@ -227,6 +251,44 @@ fn reaches_outside(manifest: &Path) -> Option<String> {
     table.iter().find_map(|(key, value)| find(key, value))
 }
 
+/// Dependencies `manifest` names that `starter` does not, in any
+/// `[dependencies]`, `[dev-dependencies]` or `[build-dependencies]` table
+/// (target-specific ones included). Unparsable manifests add nothing:
+/// cargo reports them.
+fn added_dependencies(manifest: &Path, starter: &Path) -> Vec<String> {
+    fn names(path: &Path) -> Vec<String> {
+        let Some(table) = fs::read_to_string(path)
+            .ok()
+            .and_then(|text| toml::from_str::<toml::Table>(&text).ok())
+        else {
+            return Vec::new();
+        };
+        let tables = std::iter::once(&table).chain(
+            table
+                .get("target")
+                .and_then(toml::Value::as_table)
+                .into_iter()
+                .flat_map(|targets| targets.values().filter_map(toml::Value::as_table)),
+        );
+        let mut names: Vec<String> = tables
+            .flat_map(|table| {
+                ["dependencies", "dev-dependencies", "build-dependencies"]
+                    .into_iter()
+                    .filter_map(|key| table.get(key).and_then(toml::Value::as_table))
+                    .flat_map(|deps| deps.keys().cloned())
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+    let known = names(starter);
+    names(manifest)
+        .into_iter()
+        .filter(|name| !known.contains(name))
+        .collect()
+}
+
 /// The kit's own files that grading always takes from the instructor.
 const INSTRUCTOR_OWNED: &[&str] = &[
     "tests",
@@ -240,6 +302,11 @@ const INSTRUCTOR_OWNED: &[&str] = &[
 
 /// Files of a kit-copy submission, among the checks, snapshots, runner,
 /// catalogue and shared crates, that differ from the instructor's checkout.
+///
+/// Only files the instructor's copy has are compared: a file it lacks is
+/// not one grading could have used. (Gradescope's copy of the kit leaves
+/// out `tests/fixtures/`, which holds copies of the reference solutions;
+/// an untouched clone must not be accused of changing them.)
 pub fn tampered(root: &Path, dir: &Path) -> Vec<String> {
     let mut changed = Vec::new();
     for owned in INSTRUCTOR_OWNED {
@@ -254,13 +321,59 @@ pub fn tampered(root: &Path, dir: &Path) -> Vec<String> {
         } else {
             Vec::new()
         };
-        changed.extend(
-            files
-                .into_iter()
-                .filter(|rel| !same_text(&dir.join(rel), &root.join(rel))),
-        );
+        changed.extend(files.into_iter().filter(|rel| {
+            let theirs = root.join(rel);
+            fs::symlink_metadata(&theirs).is_ok_and(|meta| meta.is_file())
+                && !same_text(&dir.join(rel), &theirs)
+        }));
     }
     changed
+}
+
+/// Whether the checkout holds `lab`'s reference answer: a solution whose
+/// student files differ from the starter's. Gradescope's copy of the kit
+/// keeps `solutions/` as copies of the starters (so that the workspace and
+/// its lock file stay the kit's own), which is not a reference.
+pub fn has_reference(root: &Path, lab: &Lab) -> bool {
+    let solution = root.join(lab.solution_dir());
+    let starter = root.join(lab.starter_dir());
+    lab.student_files.iter().any(|file| {
+        solution.join(file).is_file() && !same_text(&solution.join(file), &starter.join(file))
+    })
+}
+
+/// Folders in `dir` (or in its `labs/`) that look like `lab`'s but are not
+/// named as the kit names it: `lab2_jwt`, `Lab3-login`, `lab 2`. Relative to
+/// `dir`. Grading does not guess which one is meant; the report names them.
+pub fn near_misses(dir: &Path, lab: &Lab) -> Vec<String> {
+    // Letters and digits only, lower case: `Lab3-login` → `lab3login`.
+    let squash = |name: &str| -> String {
+        name.chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_lowercase())
+            .collect()
+    };
+    let id = squash(&lab.id);
+    let exact = format!("{}-{}", lab.id, lab.slug);
+    let mut close = Vec::new();
+    for (parent, prefix) in [(dir.to_path_buf(), ""), (dir.join("labs"), "labs/")] {
+        let Ok(entries) = fs::read_dir(&parent) else {
+            continue;
+        };
+        for entry in entries.filter_map(Result::ok) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let squashed = squash(&name);
+            // `lab1` must not match `lab10-…`.
+            let is_this_lab = squashed
+                .strip_prefix(&id)
+                .is_some_and(|rest| !rest.starts_with(|c: char| c.is_ascii_digit()));
+            if entry.path().is_dir() && is_this_lab && name != exact {
+                close.push(format!("{prefix}{name}"));
+            }
+        }
+    }
+    close.sort();
+    close
 }
 
 /// `items` in backticks, at most a screenful.
@@ -444,7 +557,11 @@ mod tests {
             "{:?}",
             taken.notes
         );
-        // A dependency added the ordinary way is fine.
+        // An added dependency is named, and the starter's manifest used.
+        root.file(
+            "labs/lab1-basic-secret/Cargo.toml",
+            "[package]\n[dependencies]\nshop.workspace = true\n",
+        );
         sub.file(
             "lab1-basic-secret/Cargo.toml",
             "[package]\n[dependencies]\nregex = \"1\"\nshop.workspace = true\n",
@@ -455,9 +572,44 @@ mod tests {
             &sub.0.join("lab1-basic-secret"),
             Layout::LabsFolder,
         );
+        assert!(taken.manifest.is_none());
+        assert!(
+            taken.notes[0].starts_with("dependencies cannot be added (`regex`)"),
+            "{:?}",
+            taken.notes
+        );
+        // Any other change to the manifest is used as submitted.
+        sub.file(
+            "lab1-basic-secret/Cargo.toml",
+            "[package]\n[dependencies]\nshop.workspace = true\n[lints.rust]\nunused = \"allow\"\n",
+        );
+        let taken = take(
+            &root.0,
+            &lab,
+            &sub.0.join("lab1-basic-secret"),
+            Layout::LabsFolder,
+        );
         assert!(taken.manifest.is_some(), "{:?}", taken.notes);
     }
 
+    #[test]
+    fn counts_as_tampered_only_what_the_instructor_has() {
+        let root = Scratch::new("tamper-root");
+        root.file("tests/src/lab1.rs", "checks\n")
+            .file("tests/snapshots/lab1/a.snap", "expected\n")
+            .file("Cargo.lock", "lock\n");
+        let sub = Scratch::new("tamper-submission");
+        // Gradescope's copy has no tests/fixtures/: a clone's are not changes.
+        sub.file("tests/src/lab1.rs", "checks\r\n")
+            .file("tests/snapshots/lab1/a.snap", "what my code prints\n")
+            .file("tests/fixtures/class/perfect/auth.rs", "anything\n")
+            .file("Cargo.lock", "lock\n");
+        assert_eq!(tampered(&root.0, &sub.0), ["tests/snapshots/lab1/a.snap"]);
+    }
+
+    /// Unix only: making a symbolic link on Windows needs a privilege
+    /// (or developer mode) that a student's machine may not have.
+    #[cfg(unix)]
     #[test]
     fn never_follows_a_link() {
         let lab = lab();

@@ -136,8 +136,8 @@ fn tail(lab: &Lab, package: &str, outcome: &Outcome) -> String {
             out.push_str(&format!("\n{passed}/{total} checks passed\n"));
             if passed == total {
                 out.push_str(&format!(
-                    "Well done. Compare with {}/ and read \"Going further\" in {}.\n",
-                    lab.solution_dir(),
+                    "Well done. Your files beside the reference's: `cargo xtask diff {}`; then read \"Going further\" in {}.\n",
+                    lab.id,
                     lab.docs_page()
                 ));
             }

@@ -16,10 +16,6 @@ use std::{
 
 use anyhow::Context;
 use labs_meta::Lab;
-use nix::{
-    errno::Errno,
-    fcntl::{Flock, FlockArg},
-};
 
 use crate::overlay::{Taken, files_under};
 
@@ -27,8 +23,9 @@ use crate::overlay::{Taken, files_under};
 /// grading runs in one checkout would rewrite each other's lab folder in
 /// the middle of a build.
 pub struct Workspace {
-    /// Released when the workspace is dropped, or when the process dies.
-    _lock: Flock<fs::File>,
+    /// Locked; released when the workspace is dropped (the file is closed),
+    /// or when the process dies.
+    _lock: fs::File,
     root: PathBuf,
     /// `work/`: the instructor's workspace manifest, lock file and shared
     /// crates, plus the one lab being built.
@@ -146,18 +143,30 @@ impl KitSeal {
 
 /// Takes the lock file at `path`, waiting (and saying so) while another
 /// grading run holds it.
-fn lock(path: &Path) -> anyhow::Result<Flock<fs::File>> {
-    let open =
-        || fs::File::create(path).with_context(|| format!("cannot create `{}`", path.display()));
-    match Flock::lock(open()?, FlockArg::LockExclusiveNonblock) {
-        Ok(lock) => return Ok(lock),
-        Err((_, Errno::EWOULDBLOCK)) => {
+///
+/// `flock` on Unix, `LockFileEx` on Windows, through fs4. Called by path
+/// (`fs4::FileExt::try_lock(&file)`): from Rust 1.89 `File` has methods of
+/// the same names, which a method call would pick instead.
+fn lock(path: &Path) -> anyhow::Result<fs::File> {
+    // Not truncated: Windows refuses to truncate a file another process
+    // holds a lock on, which would make waiting for it an error.
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(false)
+        .open(path)
+        .with_context(|| format!("cannot create `{}`", path.display()))?;
+    match fs4::FileExt::try_lock(&file) {
+        Ok(()) => return Ok(file),
+        Err(fs4::TryLockError::WouldBlock) => {
             eprintln!("waiting for another grading run in this checkout to finish…");
         }
-        Err((_, e)) => anyhow::bail!("cannot lock `{}`: {e}", path.display()),
+        Err(fs4::TryLockError::Error(e)) => {
+            anyhow::bail!("cannot lock `{}`: {e}", path.display())
+        }
     }
-    Flock::lock(open()?, FlockArg::LockExclusive)
-        .map_err(|(_, e)| anyhow::anyhow!("cannot lock `{}`: {e}", path.display()))
+    fs4::FileExt::lock(&file).with_context(|| format!("cannot lock `{}`", path.display()))?;
+    Ok(file)
 }
 
 fn read(path: &Path) -> anyhow::Result<Vec<u8>> {

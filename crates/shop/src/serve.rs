@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 /// Cancelled when the process is asked to stop; open MCP streams end with it.
 static SHUTDOWN: LazyLock<CancellationToken> = LazyLock::new(CancellationToken::new);
 
-/// How long open connections get to finish after SIGINT/SIGTERM.
+/// How long open connections get to finish after SIGINT/SIGTERM (Ctrl-C).
 const GRACE: Duration = Duration::from_secs(3);
 
 /// Logs go to stderr (stdout carries the `listening on` line and transcripts).
@@ -49,10 +49,45 @@ where
     StreamableHttpService::new(move || Ok(make()), Default::default(), config)
 }
 
+/// [`mcp_service`] that also accepts `hosts` in the `Host` header, next to
+/// the SDK's loopback defaults: a server reached by another name (lab 6's
+/// `--public-url`) is otherwise refused as a DNS-rebinding attempt.
+pub fn mcp_service_for_hosts<H, F>(
+    make: F,
+    hosts: &[String],
+) -> StreamableHttpService<H, LocalSessionManager>
+where
+    H: ServerHandler,
+    F: Fn() -> H + Send + Sync + 'static,
+{
+    let defaults = StreamableHttpServerConfig::default();
+    let allowed: Vec<String> = defaults
+        .allowed_hosts
+        .iter()
+        .chain(hosts)
+        .cloned()
+        .collect();
+    let config = defaults
+        .with_allowed_hosts(allowed)
+        .with_cancellation_token(SHUTDOWN.child_token());
+    StreamableHttpService::new(move || Ok(make()), Default::default(), config)
+}
+
 /// Binds `addr`, prints `listening on http://HOST:PORT` (the real port, also
 /// for port 0) as the first line on stdout, and serves `app` until SIGINT or
 /// SIGTERM.
 pub async fn serve(addr: &str, app: Router) -> anyhow::Result<()> {
+    serve_bound(addr, |_| Ok(app)).await
+}
+
+/// [`serve`] for an app that needs to know its own address (lab 6 names
+/// itself in its tokens and metadata): `make` gets the bound address, the
+/// real port also for port 0, and runs before `listening on` is printed, so
+/// that its error stops the server before anyone is told to connect.
+pub async fn serve_bound(
+    addr: &str,
+    make: impl FnOnce(std::net::SocketAddr) -> anyhow::Result<Router>,
+) -> anyhow::Result<()> {
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
@@ -63,6 +98,7 @@ pub async fn serve(addr: &str, app: Router) -> anyhow::Result<()> {
     // reads `listening on` may stop us at once, and a signal that arrives
     // before its handler exists kills the process without a clean shutdown.
     let stop = stop_requested();
+    let app = make(local)?;
     println!("listening on http://{local}");
 
     // MCP answers arrive as several small SSE frames. Without TCP_NODELAY,
@@ -74,6 +110,9 @@ pub async fn serve(addr: &str, app: Router) -> anyhow::Result<()> {
         }
     });
 
+    // Each request carries the peer's address (`ConnectInfo<SocketAddr>`),
+    // for limits per client (lab 6); nothing else reads it.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(SHUTDOWN.cancelled());
     tokio::select! {
         result = server => result.context("server failed")?,
@@ -113,7 +152,32 @@ fn stop_requested() -> impl Future<Output = ()> {
     }
 }
 
-#[cfg(not(unix))]
+/// Resolves on Ctrl-C, Ctrl-Break or the console closing (Windows has no
+/// SIGTERM). As on Unix, the handlers are installed by this call.
+#[cfg(windows)]
+fn stop_requested() -> impl Future<Output = ()> {
+    use tokio::signal::windows::{ctrl_break, ctrl_c, ctrl_close};
+    let handlers = (ctrl_c(), ctrl_break(), ctrl_close());
+    async move {
+        match handlers {
+            (Ok(mut interrupt), Ok(mut brk), Ok(mut close)) => {
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = brk.recv() => {}
+                    _ = close.recv() => {}
+                }
+            }
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+                tracing::warn!(
+                    "cannot listen for Ctrl-C ({e}): stop the server by ending its process"
+                );
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+#[cfg(not(any(unix, windows)))]
 fn stop_requested() -> impl Future<Output = ()> {
     async {
         let _ = tokio::signal::ctrl_c().await;

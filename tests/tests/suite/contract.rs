@@ -2,15 +2,20 @@
 //! `server --addr 127.0.0.1:0` announces its real port and stops cleanly on
 //! SIGTERM and SIGINT; a bad `--addr` is a clear error, not a panic.
 
-use std::time::Duration;
-
-use nix::{sys::signal::Signal, unistd::Pid};
-use tokio::{io::AsyncBufReadExt, process::Command};
+use tokio::process::Command;
 
 use crate::common;
 
+/// Unix only: Windows has no signals to send another process (the servers
+/// stop on Ctrl-C there, which needs a shared console to send).
+#[cfg(unix)]
 #[tokio::test]
 async fn every_solution_stops_cleanly_on_sigterm_and_sigint() {
+    use std::time::Duration;
+
+    use nix::{sys::signal::Signal, unistd::Pid};
+    use tokio::io::AsyncBufReadExt;
+
     for lab in common::catalog().labs {
         for signal in [Signal::SIGTERM, Signal::SIGINT] {
             let bin = common::binary(&lab.package(true));

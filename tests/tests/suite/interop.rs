@@ -335,3 +335,40 @@ async fn lab5_python_client_refreshes_and_is_refused_on_reuse() {
         "{stdout}"
     );
 }
+
+/// Lab 6's hardened server still serves the official Python SDK client
+/// with a valid token (Origin, sizes, session binding, step-up and all),
+/// and a call the reader may not make meets the 403 step-up challenge.
+#[tokio::test]
+async fn lab6_python_client_works_and_meets_the_step_up_challenge() {
+    let server = common::lab_binary("lab6-solution")
+        .start_server_with(&["--db", ":memory:"], checks::tokens::JWT_ENV)
+        .await
+        .unwrap();
+    let login = |extra: &'static [&'static str]| {
+        let mut flags = vec![
+            "--base",
+            server.base_url.as_str(),
+            "--username",
+            "jane.doe",
+            "--password",
+            "secure123",
+        ];
+        flags.extend_from_slice(extra);
+        async move { script("login_client.py", &flags).await }
+    };
+
+    let stdout = expect_exit(&login(&[]).await, 0);
+    assert!(
+        stdout.contains("result: you are jane.doe (Jane Doe)"),
+        "{stdout}"
+    );
+
+    let output = login(&["--call", "delete_order", "--args", r#"{"id": 1}"#]).await;
+    expect_exit(&output, 3);
+    assert!(
+        stderr(&output).contains(r#"error="insufficient_scope", scope="Orders.Delete""#),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -4,6 +4,7 @@
 //! - the catalogue, the checks and the lab folders agree;
 //! - the runner (`cargo xtask`) reports pass, failure, compile error and a
 //!   server that never starts as it should;
+//! - a student's commands (progress, reset, diff, doctor, watch) work;
 //! - the grader grades a fixture class as it should, tamper-proof;
 //! - every planted mistake makes its lab's named check fail first;
 //! - the servers work with the official Python MCP SDK (interop).
@@ -18,5 +19,7 @@ mod lab2;
 mod lab3;
 mod lab4;
 mod lab5;
+mod lab6;
 mod mistakes;
 mod runner;
+mod student;

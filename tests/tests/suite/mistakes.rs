@@ -234,3 +234,8 @@ fn lab4() {
 fn lab5() {
     assert_planted_mistakes_fail_first("lab5");
 }
+
+#[test]
+fn lab6() {
+    assert_planted_mistakes_fail_first("lab6");
+}
