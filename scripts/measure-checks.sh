@@ -5,11 +5,16 @@
 #     (cargo rebuilds the lab), removed again afterwards.
 # Each is the median of RUNS runs (default 3). Prints a Markdown table,
 # the one kept in docs/speed.md. Your progress file is not touched.
+# With --solution it measures the reference solutions instead (a finished
+# lab: every check runs to the end), editing solutions/ the same way.
 #
-# Usage: bash scripts/measure-checks.sh [RUNS]
+# Usage: bash scripts/measure-checks.sh [--solution] [RUNS]
 # Measure on an otherwise idle machine: anything else compiling shows up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+KIND=labs
+FLAG=()
+if [[ "${1:-}" == "--solution" ]]; then KIND=solutions; FLAG=(--solution); shift; fi
 RUNS="${1:-3}"
 
 # Labs, slugs and first student files, in catalogue order, from labs.toml
@@ -20,7 +25,7 @@ mapfile -t LABS < <(awk '
     lab && /^id = /            && id == ""   { id = $3; gsub(/"/, "", id) }
     lab && /^slug = /          && slug == "" { slug = $3; gsub(/"/, "", slug) }
     lab && /^student_files = / { match($0, /"[^"]+"/); file = substr($0, RSTART + 1, RLENGTH - 2)
-                                 print id " labs/" id "-" slug "/" file }
+                                 print id " " id "-" slug "/" file }
 ' labs.toml)
 
 now() {
@@ -43,16 +48,17 @@ trap cleanup EXIT
 timed_check() {
     local start end out
     start="$(now)"
-    out="$(XTASK_PROGRESS="$PROGRESS" CI=true cargo xtask check "$1" 2>&1 || true)"
+    out="$(XTASK_PROGRESS="$PROGRESS" CI=true cargo xtask check "$1" "${FLAG[@]}" 2>&1 || true)"
     end="$(now)"
     RESULT="$(grep -E 'checks passed' <<<"$out" | tail -n 1 | cut -d' ' -f1)"
     awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f\n", e - s }'
 }
 
-echo "| lab | checks passed (starter) | no change (s) | after a one-line edit (s) |"
+echo "| lab | checks passed ($KIND/) | no change (s) | after a one-line edit (s) |"
 echo "|---|---|---|---|"
 for entry in "${LABS[@]}"; do
     read -r lab file <<<"$entry"
+    file="$KIND/$file"
     timed_check "$lab" >/dev/null   # warm: build the lab and the checks
     same="$(for _ in $(seq "$RUNS"); do timed_check "$lab"; done | median)"
     cp "$file" "$BACKUP"

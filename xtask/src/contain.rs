@@ -18,8 +18,9 @@
 //!   every child the grader still has is killed and named in `summary.md`.
 //!
 //! Elsewhere (macOS, Windows) this finds nothing: there is no `/proc` to
-//! read, and process groups are all the containment there is (see
-//! docs/grading.md).
+//! read, and process groups (job objects on Windows, which a child cannot
+//! leave unless it is allowed to break away) are all the containment there
+//! is (see docs/grading.md).
 
 /// The environment variable that marks a submission's processes.
 pub const MARK: &str = "MCP_AUTH_LABS_BIN";

@@ -10,8 +10,9 @@
 //!
 //! The server, `mint` and `verify` read the signing key from `JWT_SECRET`.
 //! Your work is in `metadata.rs`, `jwt.rs`, `auth.rs`, `rbac.rs`,
-//! `guards.rs` and `upstream.rs`, at each `TODO(lab6)`. `cargo xtask check lab6` says what is still open, and
-//! `docs/lab6-posture.md` shows the exploit for each gap and why it matters.
+//! `guards.rs` and `upstream.rs`, at each `TODO(lab6)`. `cargo xtask check
+//! lab6` says what is still open, and `docs/lab6-posture.md` shows the
+//! exploit for each gap and why it matters.
 
 mod auth;
 mod client;

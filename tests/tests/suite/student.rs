@@ -415,3 +415,69 @@ fn watch_checks_again_when_a_file_is_saved() {
     let status = watching.0.wait().unwrap_or_else(|e| panic!("{e}"));
     assert!(status.success(), "{status}");
 }
+
+/// Ctrl-C in the middle of a run (the checks' servers are up) ends the
+/// watcher and leaves no process of the run behind: the terminal sends
+/// SIGINT to the whole foreground process group, as this test does.
+#[cfg(target_os = "linux")]
+#[test]
+fn ctrl_c_during_a_watched_run_leaves_no_process_behind() {
+    use std::os::unix::process::CommandExt;
+
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    // A name of its own: every process of the run has it in its command line
+    // (the lab's binary is built into target/outside/interrupted-lab).
+    let dir = tmp.path().join("interrupted-lab");
+    copy(
+        &checks::repo_root().join("tests/fixtures/labs/wrong-answers"),
+        &dir,
+    );
+    let mut child = Command::new(common::binary("xtask"))
+        .args(["watch", "lab1", "--path"])
+        .arg(&dir)
+        .current_dir(checks::repo_root())
+        .env("CI", "true")
+        .env("XTASK_PROGRESS", tmp.path().join("progress.toml"))
+        .process_group(0)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run xtask: {e}"));
+    let group = child.id();
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let mut watching = Watching(child);
+    let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+    // The checks are running, with their servers, from this line on.
+    let started = lines.by_ref().any(|line| line.starts_with("RUN    ✓"));
+    assert!(started, "the run never got to its checks");
+
+    let status = Command::new("kill")
+        .args(["-INT", &format!("-{group}")])
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run kill: {e}"));
+    assert!(status.success());
+    let status = watching.0.wait().unwrap_or_else(|e| panic!("{e}"));
+    assert!(!status.success(), "{status}");
+
+    // The checks binary stops its servers on SIGINT before it exits: wait
+    // (generously) until nothing of the run is left.
+    let left = || -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
+            .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " "))
+            .filter(|cmdline| cmdline.contains("interrupted-lab") && !cmdline.contains("suite-"))
+            .collect()
+    };
+    for _ in 0..600 {
+        if left().is_empty() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("left behind after Ctrl-C: {:?}", left());
+}

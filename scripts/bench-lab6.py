@@ -6,7 +6,7 @@ Not a test: numbers depend on the machine. Run it from the repository root
 with two server binaries built the same way, e.g.
 
     cargo build --release -p lab5-solution -p lab6-solution
-    python3 labs/lab6-posture/bench.py target/release/lab5-solution target/release/lab6-solution
+    python3 scripts/bench-lab6.py target/release/lab5-solution target/release/lab6-solution
 
 (or your own `target/release/lab6`). Standard library only. For each server
 it logs in as jane.doe, opens one MCP session, and then
