@@ -193,7 +193,7 @@ fn disk(root: &Path) -> Finding {
     #[allow(clippy::cast_precision_loss)]
     let gb = bytes as f64 / 1e9;
     let text = format!(
-        "{gb:.1} GB free on the kit's disk (building every lab takes about {DISK_NEEDED_GB} GB)"
+        "{gb:.1} GB free on the kit's disk (the kit's builds take several GB; keep {DISK_NEEDED_GB} GB free)"
     );
     let fix = "free some space; `cargo clean` empties this kit's target/ (everything in it is rebuilt on demand)";
     if gb < DISK_MINIMUM_GB {

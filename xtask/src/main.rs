@@ -45,7 +45,11 @@ use clap::{Parser, Subcommand};
 use labs_meta::{Catalog, Lab};
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "Run, check and grade the mcp-auth-labs")]
+#[command(
+    name = "cargo xtask",
+    about = "Run, check and grade the mcp-auth-labs",
+    after_help = "Without a command: your progress, and the exact command for the next step."
+)]
 struct Cli {
     /// Without a command: your progress and the next step.
     #[command(subcommand)]

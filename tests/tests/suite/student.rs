@@ -452,12 +452,19 @@ fn ctrl_c_during_a_watched_run_leaves_no_process_behind() {
     let started = lines.by_ref().any(|line| line.starts_with("RUN    ✓"));
     assert!(started, "the run never got to its checks");
 
-    let status = Command::new("kill")
-        .args(["-INT", &format!("-{group}")])
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run kill: {e}"));
-    assert!(status.success());
-    let status = watching.0.wait().unwrap_or_else(|e| panic!("{e}"));
+    let group = nix::unistd::Pid::from_raw(i32::try_from(group).unwrap_or_else(|e| panic!("{e}")));
+    nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGINT)
+        .unwrap_or_else(|e| panic!("cannot send SIGINT: {e}"));
+    // Generous: a loaded machine may take a while to deliver and exit.
+    let status = (0..600)
+        .find_map(|_| {
+            let status = watching.0.try_wait().unwrap_or_else(|e| panic!("{e}"));
+            if status.is_none() {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            status
+        })
+        .unwrap_or_else(|| panic!("the watcher did not stop on SIGINT"));
     assert!(!status.success(), "{status}");
 
     // The checks binary stops its servers on SIGINT before it exits: wait
