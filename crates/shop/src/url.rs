@@ -47,8 +47,7 @@ impl ServerUrl {
     }
 }
 
-const EXAMPLE: &str =
-    "pass the server's address, e.g. http://127.0.0.1:3000 (its MCP endpoint, http://127.0.0.1:3000/mcp, works too)";
+const EXAMPLE: &str = "pass the server's address, e.g. http://127.0.0.1:3000 (its MCP endpoint, http://127.0.0.1:3000/mcp, works too)";
 
 #[cfg(test)]
 mod tests {
