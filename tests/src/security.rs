@@ -35,7 +35,7 @@ pub enum Credentials {
     Jwt,
     /// Labs 3-4: `/login` hands out the access token.
     Login,
-    /// Lab 5: `/login`, plus `/refresh` and `/logout`.
+    /// Labs 5-6: `/login`, plus `/refresh` and `/logout`.
     LoginAndRefresh,
 }
 
