@@ -14,6 +14,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 REQ="$ROOT/interop/requirements.txt"
 VENV="$ROOT/target/interop-venv"
 STAMP="$VENV/.interop-requirements.txt"
+# A venv keeps its interpreter in bin/, or in Scripts/ on Windows.
+venv_python() {
+    if [[ -e "$VENV/Scripts/python.exe" ]]; then echo "$VENV/Scripts/python.exe"; else echo "$VENV/bin/python"; fi
+}
 PY="${INTEROP_PYTHON:-python3}"
 # Cheap health check (importing mcp itself costs ~1 s).
 CHECK='import importlib.util as u, sys; sys.exit(any(u.find_spec(m) is None for m in ("mcp", "jwt", "httpx")))'
@@ -30,7 +34,7 @@ if command -v flock >/dev/null 2>&1; then
 fi
 
 if [[ -f "$STAMP" ]] && cmp -s "$REQ" "$STAMP" \
-    && "$VENV/bin/python" -c "$CHECK" >/dev/null 2>&1; then
+    && "$(venv_python)" -c "$CHECK" >/dev/null 2>&1; then
     echo "interop venv up to date: $VENV"
     exit 0
 fi
@@ -43,9 +47,10 @@ echo "interop setup: building $VENV with $("$PY" -V 2>&1)"
 rm -rf "$VENV"
 "$PY" -m venv "$VENV" \
     || die "'$PY -m venv' failed (on Debian/Ubuntu: apt-get install python3-venv)"
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input -r "$REQ" \
+VPY="$(venv_python)"
+"$VPY" -m pip install --quiet --disable-pip-version-check --no-input -r "$REQ" \
     || die "pip install -r $REQ failed (is PyPI reachable?)"
-"$VENV/bin/python" -c 'import mcp, jwt, httpx' \
+"$VPY" -c 'import mcp, jwt, httpx' \
     || die "the venv was installed but cannot import mcp/jwt/httpx"
 cp "$REQ" "$STAMP"
-echo "interop setup: installed $("$VENV/bin/python" -m pip freeze --disable-pip-version-check | grep -iE '^(mcp|pyjwt|httpx)==' | paste -sd' ')"
+echo "interop setup: installed $("$VPY" -m pip freeze --disable-pip-version-check | grep -iE '^(mcp|pyjwt|httpx)==' | paste -sd' ')"

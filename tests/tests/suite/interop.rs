@@ -22,7 +22,13 @@ fn python() -> PathBuf {
                 status.success(),
                 "interop/setup.sh failed ({status}); see its output above"
             );
-            root.join("target/interop-venv/bin/python")
+            // A venv keeps its interpreter in Scripts/ on Windows.
+            let venv = root.join("target/interop-venv");
+            if cfg!(windows) {
+                venv.join("Scripts/python.exe")
+            } else {
+                venv.join("bin/python")
+            }
         })
         .clone()
 }

@@ -12,6 +12,9 @@
 mod catalog;
 mod common;
 mod contract;
+// The grader's tests read /proc and run bash scripts and `sh` fixtures:
+// Linux only (the planted mistakes are graded through the grader too).
+#[cfg(target_os = "linux")]
 mod grading;
 mod interop;
 mod lab1;
@@ -20,6 +23,7 @@ mod lab3;
 mod lab4;
 mod lab5;
 mod lab6;
+#[cfg(target_os = "linux")]
 mod mistakes;
 mod runner;
 mod student;
