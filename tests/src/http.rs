@@ -85,16 +85,20 @@ pub async fn send_raw(
     finish(request, &method, url).await
 }
 
+/// The client every check sends with: no request waits more than 10 s.
+pub fn client() -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .context("cannot build an HTTP client")
+}
+
 fn request(
     method: &Method,
     url: &str,
     headers: &[(&str, &str)],
 ) -> anyhow::Result<reqwest::RequestBuilder> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .context("cannot build an HTTP client")?;
-    let mut request = client.request(method.clone(), url);
+    let mut request = client()?.request(method.clone(), url);
     for (name, value) in headers {
         request = request.header(*name, *value);
     }

@@ -99,10 +99,7 @@ async fn login_takes_as_long_for_an_unknown_user(lab: &LabBinary) -> anyhow::Res
     let wrong_password = json!({ "username": READER.0, "password": "not-her-password" });
     let unknown_user = json!({ "username": "no.such.user", "password": "not-her-password" });
     // One client, so every sample reuses the connection the warm-up opened.
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .context("cannot build an HTTP client")?;
+    let http = http::client()?;
     timed_post(&http, &url, &wrong_password).await?;
     timed_post(&http, &url, &unknown_user).await?;
 

@@ -80,18 +80,10 @@ async fn main() -> anyhow::Result<ExitCode> {
             // Every check still owed fails, so the report stays complete.
             let seconds = deadline.map_or(0.0, |d| d.as_secs_f32());
             for id in ids.iter().skip(out.checks) {
-                out.print(&Event::Check(CheckResult {
-                    id: id.clone(),
-                    passed: false,
-                    expected: None,
-                    actual: None,
-                    diff: None,
-                    error: Some(format!(
-                        "not finished: all checks together may take {seconds} s"
-                    )),
-                    output: None,
-                    millis: 0,
-                }));
+                out.print(&Event::Check(CheckResult::not_observed(
+                    id.clone(),
+                    format!("not finished: all checks together may take {seconds} s"),
+                )));
             }
         }
         Some(Stop::Deadline) => {}

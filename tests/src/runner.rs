@@ -87,15 +87,8 @@ pub async fn run_with(
         })
         .collect();
     for (id, task) in running {
-        let result = task.await.unwrap_or_else(|e| CheckResult {
-            id,
-            passed: false,
-            expected: None,
-            actual: None,
-            diff: None,
-            error: Some(format!("the check itself failed: {e}")),
-            output: None,
-            millis: 0,
+        let result = task.await.unwrap_or_else(|e| {
+            CheckResult::not_observed(id, format!("the check itself failed: {e}"))
         });
         emit(Event::Check(result));
     }

@@ -7,7 +7,7 @@
 //! way of getting a credential ([`Credentials`]). Titles, order and points
 //! live in `labs.toml`, as for every check.
 
-use std::{fmt::Write as _, time::Duration};
+use std::fmt::Write as _;
 
 use anyhow::Context;
 use regex::Regex;
@@ -219,7 +219,8 @@ async fn survives_malformed_authorization_headers(
     let mut out = String::new();
     for (case, value) in cases {
         let value = value.with_context(|| format!("BUG: cannot build the header {case}"))?;
-        let answer = match post_initialize_raw(&url, value).await {
+        // A fresh client each time: a dropped connection stays with its case.
+        let answer = match post_initialize_raw(&http::client()?, &url, value).await {
             Ok(status) => format!("status: {status}"),
             Err(e) if e.is_timeout() => "no answer within 10 s".to_owned(),
             Err(_) => "no answer: the connection was dropped (did the handler panic?)".to_owned(),
@@ -376,10 +377,11 @@ fn shorten(line: &str) -> String {
 
 /// An MCP `initialize` with `authorization` as raw bytes; only the status
 /// matters, and a dropped connection is the caller's to describe.
-async fn post_initialize_raw(url: &str, authorization: HeaderValue) -> reqwest::Result<StatusCode> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()?;
+async fn post_initialize_raw(
+    client: &reqwest::Client,
+    url: &str,
+    authorization: HeaderValue,
+) -> reqwest::Result<StatusCode> {
     let response = client
         .post(url)
         .header("accept", "application/json, text/event-stream")

@@ -259,19 +259,13 @@ pub fn run_checks(
 
     // A check binary that died mid-run leaves the rest unjudged: they fail.
     for check in &lab.checks[results.len().min(lab.checks.len())..] {
-        let result = CheckResult {
-            id: check.id.clone(),
-            passed: false,
-            expected: None,
-            actual: None,
-            diff: None,
-            error: Some(format!(
+        let result = CheckResult::not_observed(
+            check.id.clone(),
+            format!(
                 "the checks stopped before this one ({status}): {}",
                 stderr.trim()
-            )),
-            output: None,
-            millis: 0,
-        };
+            ),
+        );
         on_event(Progress::Event(&Event::Check(result.clone())));
         results.push(result);
     }

@@ -41,6 +41,23 @@ pub struct CheckResult {
     pub millis: u64,
 }
 
+impl CheckResult {
+    /// A check that failed without observing anything: it never ran to the
+    /// end (a deadline, the checks binary stopped, the check itself broke).
+    pub fn not_observed(id: impl Into<String>, error: impl Into<String>) -> CheckResult {
+        CheckResult {
+            id: id.into(),
+            passed: false,
+            expected: None,
+            actual: None,
+            diff: None,
+            error: Some(error.into()),
+            output: None,
+            millis: 0,
+        }
+    }
+}
+
 impl Event {
     /// Parses one output line; `None` for lines that are not events.
     pub fn parse(line: &str) -> Option<Event> {
