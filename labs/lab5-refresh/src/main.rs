@@ -169,7 +169,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// `90s`, `15m`, `1h`, `7d`, or a bare number of seconds.
+/// `500ms`, `90s`, `15m`, `1h`, `7d`, or a bare number of seconds.
 fn parse_ttl(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
@@ -179,18 +179,19 @@ fn parse_ttl(text: &str) -> Result<Duration, String> {
     let number: u64 = number
         .parse()
         .map_err(|_| format!("`{text}` is not a duration like 90s, 15m, 1h or 7d"))?;
-    let seconds = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 60 * 60,
-        "d" => 24 * 60 * 60,
-        _ => return Err(format!("unknown unit `{unit}`: use s, m, h or d")),
+    let millis = match unit {
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60 * 1000,
+        "h" => 60 * 60 * 1000,
+        "d" => 24 * 60 * 60 * 1000,
+        _ => return Err(format!("unknown unit `{unit}`: use ms, s, m, h or d")),
     };
     if number == 0 {
         return Err("a token must live longer than 0 s".to_owned());
     }
     number
-        .checked_mul(seconds)
-        .map(Duration::from_secs)
+        .checked_mul(millis)
+        .map(Duration::from_millis)
         .ok_or_else(|| format!("`{text}` is too long"))
 }

@@ -39,7 +39,7 @@ const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS refresh_tokens (
         hash       BLOB    PRIMARY KEY,      -- SHA-256 of the token, never the token
         family     INTEGER NOT NULL REFERENCES families(id),
-        expires_at INTEGER NOT NULL,         -- seconds since the Unix epoch
+        expires_at INTEGER NOT NULL,         -- milliseconds since the Unix epoch
         used       INTEGER NOT NULL DEFAULT 0 -- 1 once exchanged for a new pair
     );
 ";
@@ -97,7 +97,7 @@ impl RefreshStore {
     /// Starts a new family for `sub` (a login) and returns its first token.
     pub async fn issue(&self, sub: &str) -> anyhow::Result<String> {
         let sub = sub.to_owned();
-        let expires_at = now().saturating_add(self.ttl.as_secs());
+        let expires_at = now().saturating_add(millis(self.ttl));
         self.run(move |db| {
             let tx = db.transaction()?;
             tx.execute("INSERT INTO families (sub) VALUES (?1)", params![sub])?;
@@ -192,8 +192,14 @@ fn fingerprint(token: &[u8]) -> Vec<u8> {
     token.to_vec()
 }
 
+/// Milliseconds since the Unix epoch: a TTL below a second (the checks use
+/// `--refresh-ttl 300ms`) must not round to "already expired" or "1 s".
 fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+        .map_or(0, millis)
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
