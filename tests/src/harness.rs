@@ -247,9 +247,20 @@ impl LabBinary {
             )
         };
         let status = status.context("cannot wait for the client")?;
+        let mut held_open = false;
         for reader in readers {
             // A grandchild may hold the pipes open; what was read is enough.
-            let _ = tokio::time::timeout(Duration::from_secs(1), reader).await;
+            held_open |= tokio::time::timeout(Duration::from_secs(1), reader)
+                .await
+                .is_err();
+        }
+        if held_open {
+            // Said in the program's own output, so that a check failing
+            // because of it (or a grader's containment report) is explained.
+            stderr.push(format!(
+                "[mcp-auth-labs] `{}` exited, but a process it started still held its output open; it is stopped with its process group",
+                args.first().copied().unwrap_or("the program")
+            ));
         }
         let text = |output: &Output| {
             let lines = output.lines();
