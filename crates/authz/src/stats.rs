@@ -1,0 +1,36 @@
+//! What the server has seen: the checks read it to tell whether a client
+//! used PKCE and `resource`, and how often a resource server fetched keys.
+//! No codes, verifiers or tokens are kept, only facts about them.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Stats {
+    /// `GET /jwks` requests.
+    pub jwks_fetches: u64,
+    /// Every `GET /authorize`, in order.
+    pub authorize: Vec<AuthorizeSeen>,
+    /// Every `POST /token`, in order.
+    pub token: Vec<TokenSeen>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuthorizeSeen {
+    pub client_id: String,
+    pub code_challenge_method: Option<String>,
+    pub has_code_challenge: bool,
+    pub resource: Option<String>,
+    pub scope: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenSeen {
+    pub grant_type: String,
+    /// A code was redeemed with a verifier that matched its challenge.
+    pub pkce_verified: bool,
+    pub resource: Option<String>,
+    /// A refresh token was presented a second time (and its family revoked).
+    pub refresh_reused: bool,
+    /// Tokens were issued.
+    pub ok: bool,
+}

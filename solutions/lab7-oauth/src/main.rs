@@ -1,0 +1,205 @@
+//! Lab 7: lab 6's resource server, now trusting a real authorization
+//! server, and a client that gets its tokens with OAuth 2.1.
+//!
+//! Start the kit's authorization server, then this one:
+//! `cargo run -p authz -- server --approve-as alex.admin --addr 127.0.0.1:4000`,
+//! `cargo run -p lab7 -- server --issuer http://127.0.0.1:4000`
+//! (`GET /resource`, MCP at `/mcp`, metadata at
+//! `/.well-known/oauth-protected-resource/mcp`).
+//! Client: `cargo run -p lab7 -- client --headless http://127.0.0.1:3000/mcp`.
+//!
+//! The server holds no secret: it verifies RS256/ES256 tokens with the
+//! issuer's published keys. Your work is in `discovery.rs`, `jwks.rs`,
+//! `jwt.rs` and `client.rs`, at each `TODO(lab7)`. `cargo xtask check lab7`
+//! says what is still open, and `docs/lab7-oauth.md` walks through each step.
+
+mod auth;
+mod client;
+mod discovery;
+mod guards;
+mod jwks;
+mod jwt;
+mod metadata;
+mod public_url;
+mod rbac;
+mod resource;
+mod server;
+mod upstream;
+
+use std::{process::ExitCode, time::Duration};
+
+use clap::{Parser, Subcommand};
+use shop::{client::ToolCall, url::ServerUrl};
+
+#[derive(Parser)]
+#[command(
+    about = "Lab 7: a resource server that trusts an authorization server, and an OAuth client"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve /resource and the MCP shop at /mcp, behind access tokens from --issuer.
+    Server {
+        /// Address to listen on; port 0 picks a free port.
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        addr: String,
+        /// The authorization server whose tokens are accepted, exactly as
+        /// its tokens name it in `iss`, e.g. http://127.0.0.1:4000. Its
+        /// metadata and keys are read at start.
+        #[arg(long)]
+        issuer: String,
+        /// The URL clients reach this server at, e.g. https://mcp.example.com,
+        /// when it is not the bound address (a proxy, a port mapping).
+        /// Tokens must be for its /mcp; default: http://<bound address>.
+        #[arg(long, value_parser = ServerUrl::parse)]
+        public_url: Option<ServerUrl>,
+        /// A browser origin allowed to call, e.g. https://app.example.com,
+        /// next to the server's own; repeat for more. Requests with any
+        /// other `Origin` get 403 (DNS rebinding, cross-site pages).
+        #[arg(long = "allowed-origin", value_parser = ServerUrl::parse)]
+        allowed_origins: Vec<ServerUrl>,
+        /// Live MCP sessions one user may hold; one more `initialize` gets 429
+        /// until a session ends (DELETE) or idles out (5 minutes).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+        max_sessions_per_user: u16,
+        /// The shipping service the `shipping_status` tool asks, called with
+        /// the server's own token from `UPSTREAM_TOKEN`, never the user's.
+        #[arg(long, value_parser = ServerUrl::parse)]
+        upstream_url: Option<ServerUrl>,
+        /// A token signed with a key id this server does not know makes it
+        /// fetch the issuer's keys again, at most this often: `10s`, `1m`…
+        #[arg(long, default_value = "10s", value_parser = parse_duration)]
+        jwks_refetch_interval: Duration,
+    },
+    /// Get a token with OAuth 2.1 (authorization code + PKCE), then call the shop's tools.
+    Client {
+        /// Approve without a browser: GET the authorization URL and read the
+        /// code from its redirect (the authorization server must approve at
+        /// once, e.g. `authz server --approve-as jane.doe`).
+        #[arg(long)]
+        headless: bool,
+        /// The client id registered at the authorization server.
+        #[arg(long, default_value = "lab7-client")]
+        client_id: String,
+        /// A tool to call after listing them, `NAME` or `NAME={"id":1}`;
+        /// repeat for more, in order. Default: list_orders.
+        #[arg(long = "call", value_parser = parse_call)]
+        calls: Vec<ToolCall>,
+        /// The MCP server, e.g. http://127.0.0.1:3000/mcp (its root works too).
+        /// Last, so that a test suite can append it.
+        url: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    shop::init_tracing();
+    match run(Cli::parse().command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Server {
+            addr,
+            issuer,
+            public_url,
+            allowed_origins,
+            max_sessions_per_user,
+            upstream_url,
+            jwks_refetch_interval,
+        } => {
+            let settings = server::Settings {
+                issuer,
+                public_url,
+                allowed_origins,
+                max_sessions_per_user: max_sessions_per_user.into(),
+                upstream_url,
+                jwks_refetch_interval,
+            };
+            server::run(&addr, settings).await
+        }
+        Command::Client {
+            headless,
+            client_id,
+            mut calls,
+            url,
+        } => {
+            if calls.is_empty() {
+                calls.push(ToolCall::new("list_orders", serde_json::json!({})));
+            }
+            let options = client::Options {
+                headless,
+                client_id,
+            };
+            client::run(&mcp_url(&url)?, &options, &calls).await
+        }
+    }
+}
+
+/// The MCP endpoint: `<root>/mcp` for the server's root, else the URL as
+/// given (a test suite's server may mount MCP elsewhere).
+fn mcp_url(text: &str) -> anyhow::Result<String> {
+    if let Ok(url) = ServerUrl::parse(text) {
+        return Ok(url.mcp());
+    }
+    if text.starts_with("http://") || text.starts_with("https://") {
+        return Ok(text.to_owned());
+    }
+    anyhow::bail!("`{text}` is not an http(s) URL, e.g. http://127.0.0.1:3000/mcp")
+}
+
+/// `NAME` or `NAME=JSON_OBJECT`.
+fn parse_call(text: &str) -> Result<ToolCall, String> {
+    let (name, arguments) = match text.split_once('=') {
+        Some((name, json)) => {
+            let arguments: serde_json::Value = serde_json::from_str(json)
+                .map_err(|e| format!("the arguments of `{name}` are not JSON: {e}"))?;
+            if !arguments.is_object() {
+                return Err(format!("the arguments of `{name}` must be a JSON object"));
+            }
+            (name, arguments)
+        }
+        None => (text, serde_json::json!({})),
+    };
+    if name.is_empty() {
+        return Err("a tool name is needed, e.g. --call list_orders".to_owned());
+    }
+    Ok(ToolCall::new(name, arguments))
+}
+
+/// `500ms`, `90s`, `15m`, `1h`, `7d`, or a bare number of seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 90s, 15m, 1h or 7d"))?;
+    let millis = match unit {
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60 * 1000,
+        "h" => 60 * 60 * 1000,
+        "d" => 24 * 60 * 60 * 1000,
+        _ => return Err(format!("unknown unit `{unit}`: use ms, s, m, h or d")),
+    };
+    if number == 0 {
+        return Err("a duration must be longer than 0 s".to_owned());
+    }
+    number
+        .checked_mul(millis)
+        .map(Duration::from_millis)
+        .ok_or_else(|| format!("`{text}` is too long"))
+}
