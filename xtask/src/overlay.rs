@@ -182,6 +182,10 @@ pub fn take(root: &Path, lab: &Lab, lab_dir: &Path, layout: Layout) -> Taken {
             taken.notes.push(format!(
                 "`Cargo.toml` points outside the lab folder ({outside}): the starter's was used"
             ));
+        } else if let Some(what) = build_time_code(&manifest) {
+            taken.notes.push(format!(
+                "`Cargo.toml` asks to run {what} at build time, which would run with the grader's rights: the starter's was used"
+            ));
         } else if let added = added_dependencies(&manifest, &starter.join("Cargo.toml"))
             && !added.is_empty()
         {
@@ -249,6 +253,23 @@ fn reaches_outside(manifest: &Path) -> Option<String> {
         return Some(format!("`[{section}]`"));
     }
     table.iter().find_map(|(key, value)| find(key, value))
+}
+
+/// What a submitted manifest would run while it is built: a build script
+/// (`build = "src/auth.rs"` turns a student file into one) or the lab as a
+/// procedural macro. Builds run as the grader's user, root on Gradescope,
+/// so a submission gets neither; the kit's labs have none.
+fn build_time_code(manifest: &Path) -> Option<&'static str> {
+    let table: toml::Table = toml::from_str(&fs::read_to_string(manifest).ok()?).ok()?;
+    let build = table.get("package").and_then(|package| package.get("build"));
+    if build.is_some_and(|build| build.as_bool() != Some(false)) {
+        return Some("a build script (`build`)");
+    }
+    let proc_macro = table.get("lib").and_then(|lib| lib.get("proc-macro"));
+    if proc_macro.and_then(toml::Value::as_bool) == Some(true) {
+        return Some("a procedural macro (`proc-macro`)");
+    }
+    None
 }
 
 /// Dependencies `manifest` names that `starter` does not, in any
@@ -578,6 +599,25 @@ mod tests {
             "{:?}",
             taken.notes
         );
+        // Code run at build time is refused, even from a student file.
+        for manifest in [
+            "[package]\nbuild = \"src/auth.rs\"\n[dependencies]\nshop.workspace = true\n",
+            "[package]\n[lib]\nproc-macro = true\n[dependencies]\nshop.workspace = true\n",
+        ] {
+            sub.file("lab1-basic-secret/Cargo.toml", manifest);
+            let taken = take(
+                &root.0,
+                &lab,
+                &sub.0.join("lab1-basic-secret"),
+                Layout::LabsFolder,
+            );
+            assert!(taken.manifest.is_none(), "{manifest}");
+            assert!(
+                taken.notes[0].contains("at build time"),
+                "{:?}",
+                taken.notes
+            );
+        }
         // Any other change to the manifest is used as submitted.
         sub.file(
             "lab1-basic-secret/Cargo.toml",
