@@ -45,7 +45,6 @@ pub struct RunningServer {
 #[derive(Debug)]
 pub struct ClientRun {
     pub success: bool,
-    pub code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
 }
@@ -272,7 +271,6 @@ impl LabBinary {
         };
         Ok(ClientRun {
             success: status.success(),
-            code: status.code(),
             stdout: text(&stdout),
             stderr: text(&stderr),
         })

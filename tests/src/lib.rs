@@ -7,6 +7,8 @@
 //! - [`http`]: raw requests and how a reply is rendered for a snapshot.
 //! - [`mcp`]: a reference MCP client for the "this should work" paths.
 //! - [`recorder`]: a reference server that records what a lab's client sends.
+//! - [`resource_server`]: a reference resource server trusting an in-process
+//!   authorization server, for lab 7's OAuth client checks.
 //! - [`redact`]: replace values that vary between runs (ports, tokens).
 //! - [`runner`]: run a lab's checks in order and judge each against its
 //!   snapshot; the `checks` binary prints the verdicts as JSON lines.
@@ -29,10 +31,12 @@ pub mod lab3;
 pub mod lab4;
 pub mod lab5;
 pub mod lab6;
+pub mod lab7;
 pub mod mcp;
 pub mod recorder;
 pub mod redact;
 pub mod refresh_server;
+pub mod resource_server;
 pub mod runner;
 pub mod security;
 pub mod tokens;
@@ -66,9 +70,35 @@ pub fn checks_of(lab: &str) -> Option<Vec<(&'static str, CheckFn)>> {
         "lab4" => (lab4::CHECKS, security::lab4::CHECKS),
         "lab5" => (lab5::CHECKS, security::lab5::CHECKS),
         "lab6" => (lab6::CHECKS, security::lab6::CHECKS),
+        "lab7" => (lab7::CHECKS, security::lab7::CHECKS),
         _ => return None,
     };
     Some(own.iter().chain(shared).copied().collect())
+}
+
+/// What a lab's server needs on its command line besides `--addr`, and
+/// what must stay alive while it runs: lab 7's server trusts an
+/// authorization server (`--issuer`), which the checks run in-process.
+/// For the RUN stage and the suite's binary-contract tests; each check
+/// starts its own.
+#[derive(Default)]
+pub struct Prerequisites {
+    pub args: Vec<String>,
+    _issuer: Option<authz::Running>,
+}
+
+/// The [`Prerequisites`] of `lab`'s server (none for most labs).
+pub async fn prerequisites(lab: &str) -> anyhow::Result<Prerequisites> {
+    Ok(match lab {
+        "lab7" => {
+            let issuer = authz::start("127.0.0.1:0", authz::Config::default()).await?;
+            Prerequisites {
+                args: vec!["--issuer".to_owned(), issuer.issuer().to_owned()],
+                _issuer: Some(issuer),
+            }
+        }
+        _ => Prerequisites::default(),
+    })
 }
 
 /// The repository root (this crate lives in `tests/`).

@@ -1,13 +1,10 @@
 //! Runs a lab's checks in order and judges each against its snapshot.
 
-use std::{
-    path::PathBuf,
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use insta::internals::TextSnapshotContents;
-use labs_meta::report::{CheckResult, Event};
+use labs_meta::report::{CheckResult, DiffLine, Event, Mismatch, Verdict};
+use similar::{ChangeTag, udiff::UnifiedHunkHeader};
 use tokio::sync::Semaphore;
 
 use crate::{
@@ -49,7 +46,14 @@ pub async fn run_with(
     check_timeout: Duration,
     mut emit: impl FnMut(Event),
 ) {
-    match bin.start_server().await {
+    let started = match crate::prerequisites(lab).await {
+        Ok(needs) => {
+            let args: Vec<&str> = needs.args.iter().map(String::as_str).collect();
+            bin.start_server_with(&args, &[]).await
+        }
+        Err(e) => Err(e),
+    };
+    match started {
         Ok(server) => drop(server),
         Err(e) => {
             let event = match e.downcast::<NeverListened>() {
@@ -88,7 +92,7 @@ pub async fn run_with(
         .collect();
     for (id, task) in running {
         let result = task.await.unwrap_or_else(|e| {
-            CheckResult::not_observed(id, format!("the check itself failed: {e}"))
+            CheckResult::runner_broke(id, format!("the check itself failed: {e}"))
         });
         emit(Event::Check(result));
     }
@@ -101,54 +105,46 @@ async fn run_one(
     bin: &LabBinary,
     timeout: Duration,
 ) -> CheckResult {
-    let started = Instant::now();
+    let Some(check) = check else {
+        return CheckResult::runner_broke(
+            id,
+            format!("the checks crate has no check `{id}` for {lab}"),
+        );
+    };
     let programs = Started::default();
-    let observed = match check {
-        None => Err(format!("the checks crate has no check `{id}` for {lab}")),
-        Some(check) => match tokio::time::timeout(timeout, programs.record(check(bin))).await {
-            Ok(Ok(observation)) => Ok(observation),
-            Ok(Err(e)) => Err(format!("{e:#}")),
-            Err(_) => Err(format!(
-                "no answer within {} s (is a handler stuck?)",
-                timeout.as_secs_f32()
-            )),
+    let observed = match tokio::time::timeout(timeout, programs.record(check(bin))).await {
+        Ok(Ok(observation)) => Ok(observation),
+        Ok(Err(e)) => Err(format!("{e:#}")),
+        Err(_) => Err(format!(
+            "no answer within {} s (is a handler stuck?)",
+            timeout.as_secs_f32()
+        )),
+    };
+    let verdict = match (observed, load_snapshot(lab, id)) {
+        (Err(why), expected) => Verdict::NotJudged {
+            why,
+            expected: expected.ok(),
         },
-    };
-    let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let mut result = CheckResult {
-        id: id.to_owned(),
-        passed: false,
-        expected: None,
-        actual: None,
-        diff: None,
-        error: None,
-        output: None,
-        millis,
-    };
-    let expected = load_snapshot(lab, id);
-    match (observed, expected) {
-        (Err(error), expected) => {
-            result.error = Some(error);
-            result.expected = expected.ok();
-        }
-        (Ok(actual), Err(error)) => {
-            result.error = Some(error);
-            result.actual = Some(actual);
-        }
+        (Ok(_), Err(why)) => Verdict::RunnerBroke { why },
         (Ok(actual), Ok(expected)) => {
             let actual = normalize(&actual);
-            result.passed = actual == expected;
-            if !result.passed {
-                result.diff = Some(diff(&expected, &actual));
+            if actual == expected {
+                Verdict::Passed
+            } else {
+                Verdict::Failed(mismatch(&expected, &actual))
             }
-            result.expected = Some(expected);
-            result.actual = Some(actual);
         }
+    };
+    let output = match &verdict {
+        Verdict::Passed | Verdict::RunnerBroke { .. } => None,
+        Verdict::Failed(_) => own_words(&programs, false),
+        Verdict::NotJudged { .. } => own_words(&programs, true),
+    };
+    CheckResult {
+        id: id.to_owned(),
+        verdict,
+        output,
     }
-    if !result.passed {
-        result.output = own_words(&programs, result.error.is_some());
-    }
-    result
 }
 
 /// What the lab's programs said themselves, for a failed check: every
@@ -208,13 +204,36 @@ pub fn normalize(observation: &str) -> String {
     TextSnapshotContents::new(observation.to_owned(), insta::TextSnapshotKind::File).to_string()
 }
 
-/// A unified diff, `-` for expected and `+` for actual.
-pub fn diff(expected: &str, actual: &str) -> String {
+/// How `actual` differs from `expected`: the first line on each side, and
+/// a unified diff with 3 lines of context.
+pub fn mismatch(expected: &str, actual: &str) -> Mismatch {
     // Both end in a newline, so the diff has no "No newline at end of file".
     let (expected, actual) = (format!("{expected}\n"), format!("{actual}\n"));
-    similar::TextDiff::from_lines(&expected, &actual)
-        .unified_diff()
-        .context_radius(3)
-        .header("expected", "actual")
-        .to_string()
+    let text = similar::TextDiff::from_lines(&expected, &actual);
+    let mut diff = Vec::new();
+    for ops in text.grouped_ops(3) {
+        diff.push(DiffLine::Hunk(UnifiedHunkHeader::new(&ops).to_string()));
+        for op in &ops {
+            for change in text.iter_changes(op) {
+                let line = change.value().trim_end_matches('\n').to_owned();
+                diff.push(match change.tag() {
+                    ChangeTag::Equal => DiffLine::Same(line),
+                    ChangeTag::Delete => DiffLine::Expected(line),
+                    ChangeTag::Insert => DiffLine::Actual(line),
+                });
+            }
+        }
+    }
+    let first = |side: fn(&DiffLine) -> Option<&String>| diff.iter().find_map(side).cloned();
+    Mismatch {
+        expected: first(|line| match line {
+            DiffLine::Expected(text) => Some(text),
+            _ => None,
+        }),
+        actual: first(|line| match line {
+            DiffLine::Actual(text) => Some(text),
+            _ => None,
+        }),
+        diff,
+    }
 }

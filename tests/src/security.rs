@@ -37,6 +37,16 @@ pub enum Credentials {
     Login,
     /// Labs 5-6: `/login`, plus `/refresh` and `/logout`.
     LoginAndRefresh,
+    /// Lab 7: an access token of an authorization server the checks run
+    /// in-process, which the server is started to trust (`--issuer`).
+    IssuerToken,
+}
+
+/// A lab's server as the shared checks run it, with the authorization
+/// server it trusts (lab 7), which lives as long as it does.
+struct Target {
+    server: RunningServer,
+    issuer: Option<authz::Running>,
 }
 
 /// Lab 1's secret under these checks: long and unlike anything a log prints.
@@ -47,26 +57,44 @@ const WRONG_PASSWORD: &str = "checks-only-wrong-password-c41d";
 
 impl Credentials {
     /// Starts the lab's server as its checks do, with `RUST_LOG` when given.
-    async fn start(self, lab: &LabBinary, rust_log: Option<&str>) -> anyhow::Result<RunningServer> {
+    async fn start(self, lab: &LabBinary, rust_log: Option<&str>) -> anyhow::Result<Target> {
         let mut env: Vec<(&str, &str)> = match self {
             Credentials::Secret => vec![("MCP_SECRET", SECRET)],
+            Credentials::IssuerToken => Vec::new(),
             _ => tokens::JWT_ENV.to_vec(),
         };
         env.extend(rust_log.map(|filter| ("RUST_LOG", filter)));
-        let args: &[&str] = match self {
-            Credentials::LoginAndRefresh => &["--db", ":memory:"],
-            _ => &[],
+        let issuer = match self {
+            Credentials::IssuerToken => {
+                Some(authz::start("127.0.0.1:0", authz::Config::default()).await?)
+            }
+            _ => None,
         };
-        lab.start_server_with(args, &env).await
+        let args: Vec<&str> = match (self, &issuer) {
+            (Credentials::LoginAndRefresh, _) => vec!["--db", ":memory:"],
+            (_, Some(issuer)) => vec!["--issuer", issuer.issuer()],
+            _ => Vec::new(),
+        };
+        let server = lab.start_server_with(&args, &env).await?;
+        Ok(Target { server, issuer })
     }
 
     /// An `Authorization` value the server accepts for `/mcp`.
-    async fn good(self, server: &RunningServer) -> anyhow::Result<String> {
-        let token = match self {
-            Credentials::Secret => SECRET.to_owned(),
-            Credentials::Jwt => tokens::hs256(&tokens::demo_claims(900))?,
-            Credentials::Login | Credentials::LoginAndRefresh => {
+    async fn good(self, target: &Target) -> anyhow::Result<String> {
+        let server = &target.server;
+        let token = match (self, &target.issuer) {
+            (Credentials::Secret, _) => SECRET.to_owned(),
+            (Credentials::Jwt, _) => tokens::hs256(&tokens::demo_claims(900))?,
+            (Credentials::Login | Credentials::LoginAndRefresh, _) => {
                 api::login(server, READER).await?.access
+            }
+            (Credentials::IssuerToken, Some(issuer)) => issuer.mint(authz::MintRequest {
+                sub: READER.0.to_owned(),
+                aud: server.url("/mcp"),
+                ..authz::MintRequest::default()
+            })?,
+            (Credentials::IssuerToken, None) => {
+                anyhow::bail!("BUG: no authorization server to mint a token")
             }
         };
         Ok(format!("Bearer {token}"))
@@ -151,6 +179,15 @@ cross_cutting!(
         never_logs_credentials,
     ]
 );
+cross_cutting!(
+    lab7,
+    Credentials::IssuerToken,
+    [
+        session_id_is_not_a_credential,
+        survives_malformed_authorization_headers,
+        never_logs_credentials,
+    ]
+);
 
 /// A live session id proves only that someone once authenticated; every
 /// request must carry its own credential (MCP authorization spec: "MUST
@@ -159,9 +196,9 @@ async fn session_id_is_not_a_credential(
     lab: &LabBinary,
     credentials: Credentials,
 ) -> anyhow::Result<String> {
-    let server = credentials.start(lab, None).await?;
-    let url = server.url("/mcp");
-    let good = credentials.good(&server).await?;
+    let target = credentials.start(lab, None).await?;
+    let url = target.server.url("/mcp");
+    let good = credentials.good(&target).await?;
     let init = http::post_initialize(&url, Some(&good)).await?;
     let session = init
         .headers
@@ -201,8 +238,8 @@ async fn survives_malformed_authorization_headers(
     lab: &LabBinary,
     credentials: Credentials,
 ) -> anyhow::Result<String> {
-    let server = credentials.start(lab, None).await?;
-    let url = server.url("/mcp");
+    let target = credentials.start(lab, None).await?;
+    let url = target.server.url("/mcp");
     let long = format!("Bearer {}", "A".repeat(16 * 1024));
     let cases: [(&str, Result<HeaderValue, InvalidHeaderValue>); 4] = [
         (
@@ -227,7 +264,7 @@ async fn survives_malformed_authorization_headers(
         };
         let _ = writeln!(out, "Authorization: {case}\n  {answer}");
     }
-    let good = credentials.good(&server).await?;
+    let good = credentials.good(&target).await?;
     let after = http::post_initialize(&url, Some(&good)).await?;
     let _ = write!(
         out,
@@ -245,9 +282,9 @@ async fn never_logs_credentials(
     lab: &LabBinary,
     credentials: Credentials,
 ) -> anyhow::Result<String> {
-    let server = credentials.start(lab, Some("trace")).await?;
-    let presented = present_every_credential(&server, credentials).await?;
-    let lines = server.stop_and_read_output().await?;
+    let target = credentials.start(lab, Some("trace")).await?;
+    let presented = present_every_credential(&target, credentials).await?;
+    let lines = target.server.stop_and_read_output().await?;
     let mut found = String::new();
     for (what, needle) in &presented {
         // A JWT is found by its signature; hide the whole token in the report.
@@ -276,9 +313,10 @@ async fn never_logs_credentials(
 /// returns what was presented: (what it is, the text to look for). For a
 /// JWT that is its signature, the part that makes it a credential.
 async fn present_every_credential(
-    server: &RunningServer,
+    target: &Target,
     credentials: Credentials,
 ) -> anyhow::Result<Vec<(&'static str, String)>> {
+    let server = &target.server;
     let mcp_url = server.url("/mcp");
     let mut presented = Vec::new();
     let wrong = credentials.wrong()?;
@@ -309,9 +347,13 @@ async fn present_every_credential(
     // `/refresh`) is skipped: this check judges the logs, others the flows.
     let whoami = [("whoami", json!({}))];
     match credentials {
-        Credentials::Secret | Credentials::Jwt => {
-            let good = credentials.good(server).await?;
+        Credentials::Secret | Credentials::Jwt | Credentials::IssuerToken => {
+            let good = credentials.good(target).await?;
             mcp::session(&mcp_url, Some(&good), &whoami).await?;
+            if credentials == Credentials::IssuerToken {
+                let token = good.strip_prefix("Bearer ").unwrap_or(&good);
+                api::get_with(server, "/resource", token).await?;
+            }
             if credentials == Credentials::Secret {
                 presented.push(("the secret", SECRET.to_owned()));
                 presented.push(("a wrong secret", WRONG_SECRET.to_owned()));

@@ -1,18 +1,18 @@
 //! Building a lab (or the checks) with cargo and finding the executable.
 
 use std::{
-    io::{BufRead, BufReader, IsTerminal, Read, Write},
+    io::IsTerminal,
     path::{Path, PathBuf},
-    process::{Command, Stdio},
-    sync::mpsc::{self, RecvTimeoutError},
+    process::Command,
     time::{Duration, Instant},
 };
 
-use anyhow::Context;
-use process_wrap::std::CommandWrap;
 use serde::Deserialize;
 
-use crate::contain;
+use crate::{
+    contain,
+    process::{Child, Stdout, Tree},
+};
 
 /// What to build.
 pub enum Target<'a> {
@@ -53,6 +53,7 @@ struct Diagnostic {
 }
 
 /// What one cargo run left: the executable, or the errors that explain why not.
+#[derive(Default)]
 struct CargoRun {
     executable: Option<PathBuf>,
     fresh: bool,
@@ -115,12 +116,48 @@ fn verdict(run: CargoRun) -> Built {
     }
 }
 
+/// Runs `cargo build` for `target`; with a `limit`, in a process tree of
+/// its own with `mark` in its environment, stopped at the limit.
 fn run_cargo(
     root: &Path,
     target: &Target<'_>,
     colour: bool,
     limit: Option<(Duration, &str)>,
 ) -> anyhow::Result<CargoRun> {
+    let mut command = cargo_build(root, target, colour);
+    if let Some((_, mark)) = limit {
+        command.env(contain::MARK, mark);
+    }
+    // Cargo's progress goes to stderr: show it live to a person (a cold build
+    // takes a minute or two), keep it for the report when cargo itself fails.
+    // A class's submission builds are quick and would only scroll by.
+    let live = limit.is_none() && std::io::stderr().is_terminal();
+    let tree = if limit.is_some() {
+        Tree::Own
+    } else {
+        Tree::Shared
+    };
+    let mut cargo = Child::spawn(command, tree, live)?;
+    let deadline = limit.map(|(limit, _)| Instant::now() + limit);
+    let mut run = CargoRun::default();
+    loop {
+        match cargo.next_line(deadline) {
+            Stdout::Line(line) => run.read(&line),
+            Stdout::End => break,
+            Stdout::Deadline => {
+                cargo.stop();
+                run.timed_out = true;
+                return Ok(run);
+            }
+        }
+    }
+    cargo.wait()?;
+    run.stderr = cargo.stderr(Duration::from_secs(2));
+    Ok(run)
+}
+
+/// `cargo build` for `target`, its messages as JSON lines.
+fn cargo_build(root: &Path, target: &Target<'_>, colour: bool) -> Command {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command.current_dir(root).arg("build").arg(if colour {
@@ -137,80 +174,18 @@ fn run_cargo(
             .arg(target_dir),
     };
     command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut command = CommandWrap::from(command);
-    if let Some((_, mark)) = limit {
-        command.command_mut().env(contain::MARK, mark);
-        // Its own process group (job object on Windows), so that a timeout
-        // can end cargo together with the rustc and build-script processes
-        // it started.
-        #[cfg(unix)]
-        command.wrap(process_wrap::std::ProcessGroup::leader());
-        #[cfg(windows)]
-        command.wrap(process_wrap::std::JobObject);
-    }
-    let limit = limit.map(|(limit, _)| limit);
-    let mut child = command.spawn().context("cannot run cargo")?;
+}
 
-    // Cargo's progress goes to stderr: show it live to a person (a cold build
-    // takes a minute or two), keep it for the report when cargo itself fails.
-    // A class's submission builds are quick and would only scroll by.
-    let live = limit.is_none() && std::io::stderr().is_terminal();
-    let stderr = child.stderr().take().context("no stderr pipe")?;
-    let (stderr_tx, stderr_rx) = mpsc::channel();
-    std::thread::spawn(move || stderr_tx.send(relay_progress(stderr, live)));
-    let stdout = child.stdout().take().context("no stdout pipe")?;
-    let (lines_tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-
-    let deadline = limit.map(|limit| Instant::now() + limit);
-    let mut run = CargoRun {
-        executable: None,
-        fresh: false,
-        errors: Vec::new(),
-        success: false,
-        stderr: String::new(),
-        timed_out: false,
-    };
-    loop {
-        let line = match deadline {
-            None => match lines.recv() {
-                Ok(line) => line,
-                Err(_) => break,
-            },
-            Some(deadline) => {
-                match lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                    Ok(line) => line,
-                    Err(RecvTimeoutError::Disconnected) => break,
-                    Err(RecvTimeoutError::Timeout) => {
-                        // The group or job; already gone is fine.
-                        let _ = child.start_kill();
-                        // Cargo itself, again, so that `wait` returns even
-                        // if the group could not be signalled.
-                        let cargo = child.inner_mut();
-                        let _ = cargo.start_kill();
-                        let _ = cargo.wait();
-                        run.timed_out = true;
-                        return Ok(run);
-                    }
-                }
-            }
-        };
-        let Ok(message) = serde_json::from_str::<Message>(&line) else {
-            continue;
+impl CargoRun {
+    /// Takes in one line of cargo's output.
+    fn read(&mut self, line: &str) {
+        let Ok(message) = serde_json::from_str::<Message>(line) else {
+            return;
         };
         match message.reason.as_str() {
             "compiler-artifact" if message.executable.is_some() => {
-                run.executable = message.executable;
-                run.fresh = message.fresh.unwrap_or(false);
+                self.executable = message.executable;
+                self.fresh = message.fresh.unwrap_or(false);
             }
             "compiler-message" => {
                 if let Some(Diagnostic {
@@ -219,34 +194,11 @@ fn run_cargo(
                 }) = message.message
                     && level == "error"
                 {
-                    run.errors.push(rendered);
+                    self.errors.push(rendered);
                 }
             }
-            "build-finished" => run.success = message.success.unwrap_or(false),
+            "build-finished" => self.success = message.success.unwrap_or(false),
             _ => {}
         }
     }
-    // Cargo itself, not its whole group or job as `child.wait()` would: a
-    // process a build script left behind (adopted by the grader, a
-    // subreaper) would hold the grader until it ended. contain.rs ends it.
-    child.inner_mut().wait().context("cannot wait for cargo")?;
-    // A build script that left a process holding the pipe must not hold the
-    // grader too: wait a moment for the rest of stderr, then go on without it.
-    run.stderr = stderr_rx
-        .recv_timeout(Duration::from_secs(2))
-        .unwrap_or_default();
-    Ok(run)
-}
-
-/// Echoes cargo's stderr to ours when `live`; returns it all.
-fn relay_progress(stderr: impl Read, live: bool) -> String {
-    let mut all = String::new();
-    for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-        if live {
-            let _ = writeln!(std::io::stderr(), "{line}");
-        }
-        all.push_str(&line);
-        all.push('\n');
-    }
-    all
 }

@@ -9,7 +9,7 @@ use std::{path::Path, process::ExitCode};
 use labs_meta::{Catalog, Lab};
 use similar::TextDiff;
 
-use crate::{progress::Progress, style};
+use crate::{progress::Progress, style::Style};
 
 #[derive(clap::Args)]
 pub struct DiffArgs {
@@ -21,7 +21,7 @@ pub struct DiffArgs {
 }
 
 pub fn run(root: &Path, catalog: &Catalog, args: &DiffArgs) -> anyhow::Result<ExitCode> {
-    let lab = crate::find_lab(catalog, &args.lab)?;
+    let lab = catalog.find(&args.lab).map_err(anyhow::Error::msg)?;
     let progress = Progress::load(root, catalog);
     let entry = progress.get(lab);
     let passes = entry.is_some_and(|entry| entry.passes(lab));
@@ -46,7 +46,7 @@ pub fn run(root: &Path, catalog: &Catalog, args: &DiffArgs) -> anyhow::Result<Ex
         }
         println!(
             "{}",
-            style::red(&format!(
+            Style::terminal().red(&format!(
                 "Spoiler: {} does not pass yet (last check: {last}); the + lines below are the reference's answer.",
                 lab.id
             ))
@@ -61,7 +61,7 @@ pub fn run(root: &Path, catalog: &Catalog, args: &DiffArgs) -> anyhow::Result<Ex
 fn render(root: &Path, lab: &Lab) -> String {
     let mut out = format!(
         "{} · your files (-) beside {}/ (+)\n\n",
-        style::bold(&lab.id),
+        Style::terminal().bold(&lab.id),
         lab.solution_dir()
     );
     for file in &lab.student_files {
@@ -81,13 +81,13 @@ fn render(root: &Path, lab: &Lab) -> String {
             .to_string();
         for line in unified.lines() {
             let line = if line.starts_with("---") || line.starts_with("+++") {
-                style::bold(line)
+                Style::terminal().bold(line)
             } else if line.starts_with("@@") {
-                style::dim(line)
+                Style::terminal().dim(line)
             } else if line.starts_with('-') {
-                style::red(line)
+                Style::terminal().red(line)
             } else if line.starts_with('+') {
-                style::green(line)
+                Style::terminal().green(line)
             } else {
                 line.to_owned()
             };

@@ -10,7 +10,7 @@ use std::{
     process::{Command, ExitCode},
 };
 
-use crate::style;
+use crate::style::Style;
 
 /// The port a lab's server listens on when started by hand.
 const PORT: u16 = 3000;
@@ -61,7 +61,7 @@ impl Finding {
 }
 
 pub fn run(root: &Path) -> anyhow::Result<ExitCode> {
-    println!("{}\n", style::bold("mcp-auth-labs · doctor"));
+    println!("{}\n", Style::terminal().bold("mcp-auth-labs · doctor"));
     let (rust, host) = rust(root);
     let findings = [
         rust,
@@ -74,11 +74,11 @@ pub fn run(root: &Path) -> anyhow::Result<ExitCode> {
     let mut problems = 0;
     for finding in &findings {
         let mark = match finding.level {
-            Level::Ok => style::green("✓"),
-            Level::Warn => style::bold("!"),
+            Level::Ok => Style::terminal().green("✓"),
+            Level::Warn => Style::terminal().bold("!"),
             Level::Problem => {
                 problems += 1;
-                style::red("✗")
+                Style::terminal().red("✗")
             }
         };
         println!("  {mark} {}", finding.text);

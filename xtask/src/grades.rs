@@ -2,21 +2,28 @@
 //! student and lab `students/<student>/<lab>/feedback.txt` (the checklist
 //! `cargo xtask check` prints) with a Gradescope `results.json` beside it.
 //!
-//! **Invariant:** nothing here runs a process; every file is plain text
-//! (colour codes stripped), so reports read the same wherever they go.
+//! These are the grader's report writers: each takes finished grades
+//! ([`LabGrade`]) and renders them.
+//!
+//! **Invariant:** nothing here runs a process; every file is rendered with
+//! [`Style::Plain`], so reports read the same wherever they go.
 
 use std::{fmt::Write as _, fs, path::Path, time::Duration};
 
 use anyhow::Context;
-use labs_meta::{Catalog, Check, Lab, report::CheckResult};
+use labs_meta::{
+    Catalog, Check, Lab,
+    report::{CheckResult, Verdict},
+};
 use serde_json::json;
 
 use crate::{
-    check::Outcome,
-    grade::{Class, LabGrade, Student, Verdict},
-    gradescope,
-    overlay::Layout,
-    report, style,
+    contain,
+    grader::{self, Assessment, Class, LabGrade, Student},
+    outcome::Outcome,
+    overlay::{self, Layout},
+    report::{self, Reader},
+    style::Style,
 };
 
 /// One check's score in one grade.
@@ -49,28 +56,29 @@ pub fn scores<'a>(lab: &'a Lab, grade: &'a LabGrade) -> Vec<CheckScore<'a>> {
             .collect()
     };
     match &grade.verdict {
-        Verdict::Judged(Outcome::Checked(results)) => lab
+        Assessment::Judged(Outcome::Checked(results)) => lab
             .checks
             .iter()
             .map(|check| {
                 let result = results.iter().find(|result| result.id == check.id);
                 CheckScore {
                     check,
-                    passed: result.is_some_and(|result| result.passed),
+                    passed: result.is_some_and(CheckResult::passed),
                     reason: match result {
-                        Some(result) if result.passed => None,
-                        Some(result) => Some(reason(result)),
+                        Some(result) => reason(&result.verdict),
                         None => Some("not run".to_owned()),
                     },
                     result,
                 }
             })
             .collect(),
-        Verdict::Judged(Outcome::BuildFailed { .. }) => failed_all("does not compile".to_owned()),
+        Assessment::Judged(Outcome::BuildFailed { .. }) => {
+            failed_all("does not compile".to_owned())
+        }
         // "the server exited (…) before printing `listening on …`", …
-        Verdict::Judged(Outcome::NeverListened { reason, .. }) => failed_all(reason.clone()),
-        Verdict::Missing(reason) => failed_all(reason.clone()),
-        Verdict::GraderError(error) => {
+        Assessment::Judged(Outcome::NeverListened { reason, .. }) => failed_all(reason.clone()),
+        Assessment::Missing(reason) => failed_all(reason.clone()),
+        Assessment::GraderError(error) => {
             failed_all(format!("not graded (grader error): {}", one_line(error)))
         }
     }
@@ -80,26 +88,23 @@ pub fn total(scores: &[CheckScore<'_>]) -> u32 {
     scores.iter().map(CheckScore::points).sum()
 }
 
-/// A failed check's cause on one line: the error, or the first lines that
-/// differ from the snapshot.
-fn reason(result: &CheckResult) -> String {
-    if let Some(error) = &result.error {
-        return one_line(error);
-    }
-    let Some(diff) = &result.diff else {
-        return "failed".to_owned();
+/// A failed check's cause on one line: why it was not judged, or the first
+/// lines that differ from the snapshot; `None` for a pass.
+fn reason(verdict: &Verdict) -> Option<String> {
+    let mismatch = match verdict {
+        Verdict::Passed => return None,
+        Verdict::NotJudged { why, .. } | Verdict::RunnerBroke { why } => {
+            return Some(one_line(why));
+        }
+        Verdict::Failed(mismatch) => mismatch,
     };
-    let first = |sign: char, header: &str| {
-        diff.lines()
-            .find(|line| line.starts_with(sign) && !line.starts_with(header))
-            .map(|line| one_line(&line[1..]))
-    };
-    match (first('-', "---"), first('+', "+++")) {
+    let first = |line: &Option<String>| line.as_deref().map(one_line);
+    Some(match (first(&mismatch.expected), first(&mismatch.actual)) {
         (Some(expected), Some(actual)) => format!("expected `{expected}`, got `{actual}`"),
         (Some(expected), None) => format!("missing `{expected}`"),
         (None, Some(actual)) => format!("unexpected `{actual}`"),
         (None, None) => "the output differs from the expected one".to_owned(),
-    }
+    })
 }
 
 fn one_line(text: &str) -> String {
@@ -112,14 +117,35 @@ fn one_line(text: &str) -> String {
     }
 }
 
-/// `checked`, `build_failed`, `never_listened`, `missing`, `grader_error`.
-pub fn status(grade: &LabGrade) -> &'static str {
-    match &grade.verdict {
-        Verdict::Judged(Outcome::Checked(_)) => "checked",
-        Verdict::Judged(Outcome::BuildFailed { .. }) => "build_failed",
-        Verdict::Judged(Outcome::NeverListened { .. }) => "never_listened",
-        Verdict::Missing(_) => "missing",
-        Verdict::GraderError(_) => "grader_error",
+/// How far a submission of a lab got: the `status` of the CSV and JSON.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Checked,
+    BuildFailed,
+    NeverListened,
+    Missing,
+    GraderError,
+}
+
+impl Status {
+    pub fn of(grade: &LabGrade) -> Status {
+        match &grade.verdict {
+            Assessment::Judged(Outcome::Checked(_)) => Status::Checked,
+            Assessment::Judged(Outcome::BuildFailed { .. }) => Status::BuildFailed,
+            Assessment::Judged(Outcome::NeverListened { .. }) => Status::NeverListened,
+            Assessment::Missing(_) => Status::Missing,
+            Assessment::GraderError(_) => Status::GraderError,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Checked => "checked",
+            Status::BuildFailed => "build_failed",
+            Status::NeverListened => "never_listened",
+            Status::Missing => "missing",
+            Status::GraderError => "grader_error",
+        }
     }
 }
 
@@ -135,7 +161,7 @@ pub fn progress_line(catalog: &Catalog, grade: &LabGrade) -> String {
         grade.student,
         total(&scores),
         lab.total_points(),
-        status(grade),
+        Status::of(grade).as_str(),
         grade.build_secs,
         grade.check_secs
     )
@@ -145,19 +171,14 @@ pub fn progress_line(catalog: &Catalog, grade: &LabGrade) -> String {
 /// `cargo xtask check` shows them, then the grader's notes.
 pub fn feedback(lab: &Lab, grade: &LabGrade) -> String {
     let mut out = match &grade.verdict {
-        // A graded student has no solutions/ to compare with (the line
-        // `cargo xtask check` ends a passing lab with points there).
-        Verdict::Judged(outcome) => report::render(lab, &lab.package(false), outcome)
-            .lines()
-            .map(|line| match line.strip_prefix("Well done. ") {
-                Some(_) => format!(
-                    "Well done. Read \"Going further\" in {}.\n",
-                    lab.docs_page()
-                ),
-                None => format!("{line}\n"),
-            })
-            .collect(),
-        Verdict::Missing(reason) | Verdict::GraderError(reason) => format!(
+        Assessment::Judged(outcome) => report::render(
+            lab,
+            &lab.package(false),
+            outcome,
+            Style::Plain,
+            Reader::Graded,
+        ),
+        Assessment::Missing(reason) | Assessment::GraderError(reason) => format!(
             "{} · {}\n\n{reason}\n\n0/{} checks passed\n",
             lab.id,
             lab.title,
@@ -172,7 +193,7 @@ pub fn feedback(lab: &Lab, grade: &LabGrade) -> String {
             let _ = writeln!(out, "  - {note}");
         }
     }
-    style::plain(&out)
+    out
 }
 
 /// `students/<student>/<lab>/{feedback.txt,results.json}`.
@@ -183,7 +204,7 @@ pub fn write_student(out: &Path, catalog: &Catalog, grade: &LabGrade) -> anyhow:
     let dir = out.join("students").join(&grade.student).join(&lab.id);
     fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     write(&dir.join("feedback.txt"), &feedback(lab, grade))?;
-    let results = gradescope::results(&[(lab, grade)]);
+    let results = gradescope_results(&[(lab, grade)]);
     write(&dir.join("results.json"), &pretty(&results))
 }
 
@@ -219,6 +240,8 @@ pub fn write_reports(
 
 type Find<'a> = dyn Fn(&Student, &Lab) -> Option<&'a LabGrade> + 'a;
 
+/// `summary.md`: the time taken, what was not graded, the points table,
+/// then each student's failed checks and notes.
 fn summary(
     labs: &[&Lab],
     class: &Class,
@@ -227,7 +250,6 @@ fn summary(
     find: &Find<'_>,
 ) -> String {
     let students = &class.students;
-    let max: u32 = labs.iter().map(|lab| lab.total_points()).sum();
     let mut out = String::from("# Grades\n\n");
     let build: f64 = grades.iter().map(|grade| grade.build_secs).sum();
     let checks: f64 = grades.iter().map(|grade| grade.check_secs).sum();
@@ -242,7 +264,7 @@ fn summary(
             out,
             "> **Warning:** {} process(es) started by students' code were still running after every submission was graded, and were killed: {}. No submission could be tied to them.\n",
             class.adopted.len(),
-            crate::contain::describe(&class.adopted)
+            contain::describe(&class.adopted)
         );
     }
     if !class.skipped.is_empty() {
@@ -252,8 +274,19 @@ fn summary(
         }
         out.push('\n');
     }
+    out.push_str(&points_table(labs, students, find));
+    out.push_str("\n## Per student\n");
+    for student in students {
+        out.push_str(&student_section(labs, student, find));
+    }
+    out
+}
 
-    out.push_str("| student |");
+/// One row per student, one column per lab and the total; a cell says why
+/// when the checks did not run.
+fn points_table(labs: &[&Lab], students: &[Student], find: &Find<'_>) -> String {
+    let max: u32 = labs.iter().map(|lab| lab.total_points()).sum();
+    let mut out = String::from("| student |");
     for lab in labs {
         let _ = write!(out, " {} (/{}) |", lab.id, lab.total_points());
     }
@@ -269,11 +302,13 @@ fn summary(
                 Some(grade) => {
                     let points = total(&scores(lab, grade));
                     sum += points;
-                    match status(grade) {
-                        "checked" => points.to_string(),
-                        "build_failed" => format!("{points} (build)"),
-                        "never_listened" => format!("{points} (run)"),
-                        other => format!("{points} ({other})"),
+                    match Status::of(grade) {
+                        Status::Checked => points.to_string(),
+                        Status::BuildFailed => format!("{points} (build)"),
+                        Status::NeverListened => format!("{points} (run)"),
+                        other @ (Status::Missing | Status::GraderError) => {
+                            format!("{points} ({})", other.as_str())
+                        }
                     }
                 }
                 None => "–".to_owned(),
@@ -282,114 +317,121 @@ fn summary(
         }
         let _ = writeln!(out, " {sum} |");
     }
+    out
+}
 
-    out.push_str("\n## Per student\n");
-    for student in students {
-        let _ = writeln!(out, "\n### {}\n", student.name);
-        match student.layout {
-            Some(layout) => {
-                let _ = writeln!(out, "Submitted {}.", layout.describe());
-                // Once per student, though the feedback of each lab has it.
-                if !student.tampered.is_empty() {
+/// A student's section: what they submitted, the labs missing from it,
+/// then each graded lab's failures and notes.
+fn student_section(labs: &[&Lab], student: &Student, find: &Find<'_>) -> String {
+    let mut out = format!("\n### {}\n\n", student.name);
+    let Some(layout) = student.layout else {
+        let _ = writeln!(
+            out,
+            "0 for every lab: {}.",
+            student
+                .unusable
+                .as_deref()
+                .unwrap_or(overlay::NOT_A_SUBMISSION)
+        );
+        return out;
+    };
+    let _ = writeln!(out, "Submitted {}.", layout.describe());
+    // Once per student, though the feedback of each lab has it.
+    if !student.tampered.is_empty() {
+        let _ = writeln!(
+            out,
+            "- note: {}: {}",
+            grader::TAMPER_NOTE,
+            overlay::list(&student.tampered)
+        );
+    }
+    // Labs not handed in, on one line: with `--all` early in a course,
+    // that is most of them. One with a folder named almost right gets a
+    // line of its own that names it.
+    let mut missing: Vec<&str> = Vec::new();
+    for lab in labs {
+        let Some(grade) = find(student, lab) else {
+            continue;
+        };
+        let Assessment::Missing(reason) = &grade.verdict else {
+            continue;
+        };
+        if *reason == grader::missing_folder(layout, lab) {
+            missing.push(&lab.id);
+        } else {
+            let _ = writeln!(out, "- **{}**: 0/{}, {reason}", lab.id, lab.total_points());
+        }
+    }
+    if !missing.is_empty() {
+        let _ = writeln!(
+            out,
+            "- not in the submission (0 points): {}",
+            missing.join(", ")
+        );
+    }
+    for lab in labs {
+        match find(student, lab) {
+            Some(grade) if !matches!(grade.verdict, Assessment::Missing(_)) => {
+                out.push_str(&lab_lines(lab, student, grade));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A graded lab in a student's section: one line for an untouched starter,
+/// a pass or a lab whose checks did not run, else one per failed check;
+/// then the grader's notes.
+fn lab_lines(lab: &Lab, student: &Student, grade: &LabGrade) -> String {
+    let mut out = String::new();
+    let scores = scores(lab, grade);
+    let failed: Vec<&CheckScore<'_>> = scores.iter().filter(|s| !s.passed).collect();
+    let feedback = format!("students/{}/{}/feedback.txt", student.name, lab.id);
+    let checked = Status::of(grade) == Status::Checked;
+    if grade.untouched && checked {
+        // Early in a course most labs are the starter: one line each.
+        let _ = writeln!(
+            out,
+            "- **{}**: the starter, unchanged: {}/{} (`{feedback}`)",
+            lab.id,
+            total(&scores),
+            lab.total_points()
+        );
+    } else {
+        match failed.as_slice() {
+            [] => {
+                let _ = writeln!(out, "- **{}**: every check passed.", lab.id);
+            }
+            failed if checked => {
+                for score in failed {
                     let _ = writeln!(
                         out,
-                        "- note: {}: {}",
-                        crate::grade::TAMPER_NOTE,
-                        crate::overlay::list(&student.tampered)
+                        "- **{}** · {} (0/{}): {}",
+                        lab.id,
+                        score.check.title,
+                        score.check.points,
+                        score.reason.as_deref().unwrap_or("failed")
                     );
                 }
             }
-            None => {
+            [first, ..] => {
                 let _ = writeln!(
                     out,
-                    "0 for every lab: {}.",
-                    student
-                        .unusable
-                        .as_deref()
-                        .unwrap_or(crate::overlay::NOT_A_SUBMISSION)
-                );
-                continue;
-            }
-        }
-        // Labs not handed in, on one line: with `--all` early in a course,
-        // that is most of them. One with a folder named almost right gets
-        // a line of its own that names it.
-        let mut missing: Vec<&str> = Vec::new();
-        for lab in labs {
-            let Some(grade) = find(student, lab) else {
-                continue;
-            };
-            let (Verdict::Missing(reason), Some(layout)) = (&grade.verdict, student.layout) else {
-                continue;
-            };
-            if *reason == crate::grade::missing_folder(layout, lab) {
-                missing.push(&lab.id);
-            } else {
-                let _ = writeln!(out, "- **{}**: 0/{}, {reason}", lab.id, lab.total_points());
-            }
-        }
-        if !missing.is_empty() {
-            let _ = writeln!(
-                out,
-                "- not in the submission (0 points): {}",
-                missing.join(", ")
-            );
-        }
-        for lab in labs {
-            let Some(grade) = find(student, lab) else {
-                continue;
-            };
-            if matches!(grade.verdict, Verdict::Missing(_)) {
-                continue;
-            }
-            let scores = scores(lab, grade);
-            let failed: Vec<&CheckScore<'_>> = scores.iter().filter(|s| !s.passed).collect();
-            let feedback = format!("students/{}/{}/feedback.txt", student.name, lab.id);
-            if grade.untouched && matches!(grade.verdict, Verdict::Judged(Outcome::Checked(_))) {
-                // Early in a course most labs are the starter: one line each.
-                let _ = writeln!(
-                    out,
-                    "- **{}**: the starter, unchanged: {}/{} (`{feedback}`)",
+                    "- **{}**: 0/{}, {} (`{feedback}`)",
                     lab.id,
-                    total(&scores),
-                    lab.total_points()
+                    lab.total_points(),
+                    first.reason.as_deref().unwrap_or("failed")
                 );
-            } else {
-                match (&grade.verdict, failed.as_slice()) {
-                    (_, []) => {
-                        let _ = writeln!(out, "- **{}**: every check passed.", lab.id);
-                    }
-                    (Verdict::Judged(Outcome::Checked(_)), failed) => {
-                        for score in failed {
-                            let _ = writeln!(
-                                out,
-                                "- **{}** · {} (0/{}): {}",
-                                lab.id,
-                                score.check.title,
-                                score.check.points,
-                                score.reason.as_deref().unwrap_or("failed")
-                            );
-                        }
-                    }
-                    (_, [first, ..]) => {
-                        let _ = writeln!(
-                            out,
-                            "- **{}**: 0/{}, {} (`{feedback}`)",
-                            lab.id,
-                            lab.total_points(),
-                            first.reason.as_deref().unwrap_or("failed")
-                        );
-                    }
-                }
-            }
-            for note in grade
-                .notes
-                .iter()
-                .filter(|note| !note.starts_with(crate::grade::TAMPER_NOTE))
-            {
-                let _ = writeln!(out, "- **{}** note: {note}", lab.id);
             }
         }
+    }
+    for note in grade
+        .notes
+        .iter()
+        .filter(|note| !note.starts_with(grader::TAMPER_NOTE))
+    {
+        let _ = writeln!(out, "- **{}** note: {note}", lab.id);
     }
     out
 }
@@ -414,7 +456,7 @@ fn csv(labs: &[&Lab], students: &[Student], find: &Find<'_>) -> String {
                 lab.id,
                 total(&scores),
                 lab.total_points(),
-                status(grade),
+                Status::of(grade).as_str(),
                 csv_field(&failed.join(";"))
             );
         }
@@ -509,22 +551,101 @@ fn lab_json(lab: &Lab, grade: &LabGrade) -> serde_json::Value {
         })
         .collect();
     let reason = match &grade.verdict {
-        Verdict::Judged(Outcome::Checked(_)) => None,
-        Verdict::Judged(Outcome::BuildFailed { compiler }) => Some(compiler.clone()),
-        Verdict::Judged(Outcome::NeverListened { reason, .. }) => Some(reason.clone()),
-        Verdict::Missing(reason) | Verdict::GraderError(reason) => Some(reason.clone()),
+        Assessment::Judged(Outcome::Checked(_)) => None,
+        Assessment::Judged(Outcome::BuildFailed { compiler }) => Some(compiler.clone()),
+        Assessment::Judged(Outcome::NeverListened { reason, .. }) => Some(reason.clone()),
+        Assessment::Missing(reason) | Assessment::GraderError(reason) => Some(reason.clone()),
     };
     json!({
         "lab": lab.id,
         "points": total(&scores),
         "max_points": lab.total_points(),
-        "status": status(grade),
+        "status": Status::of(grade).as_str(),
         "reason": reason,
         "notes": grade.notes,
         "build_seconds": round(grade.build_secs),
         "check_seconds": round(grade.check_secs),
         "checks": checks,
     })
+}
+
+/// Gradescope's `results.json` for one submission's grades, in its
+/// autograder format (<https://gradescope-autograders.readthedocs.io/en/latest/specs/>):
+/// `score`, and per check a test with `name`, `score`, `max_score`,
+/// `status` (`passed`/`failed`), `output` and `visibility`. With several
+/// labs, test names start with the lab's id.
+pub fn gradescope_results(parts: &[(&Lab, &LabGrade)]) -> serde_json::Value {
+    let prefix = parts.len() > 1;
+    let mut score = 0;
+    let mut seconds = 0.0;
+    let mut output = String::new();
+    let mut tests = Vec::new();
+    for (lab, grade) in parts {
+        let scores = scores(lab, grade);
+        score += total(&scores);
+        seconds += grade.build_secs + grade.check_secs;
+        output.push_str(&feedback(lab, grade));
+        for score in &scores {
+            let name = if prefix {
+                format!("{} · {}", lab.id, score.check.title)
+            } else {
+                score.check.title.clone()
+            };
+            tests.push(json!({
+                "name": name,
+                "score": score.points(),
+                "max_score": score.check.points,
+                "status": if score.passed { "passed" } else { "failed" },
+                "output": test_output(lab, score),
+                "visibility": "visible",
+            }));
+        }
+    }
+    json!({
+        "score": score,
+        // Whole seconds: the format's example is an integer.
+        "execution_time": seconds.round() as u64,
+        "output": output,
+        "output_format": "text",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    })
+}
+
+/// Results for a submission with nothing to grade (or a broken grader).
+pub fn gradescope_nothing(why: &str) -> serde_json::Value {
+    json!({
+        "score": 0,
+        "output": why,
+        "output_format": "text",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": [],
+    })
+}
+
+/// A failed test's output: why, the diff against the expected reply, and
+/// where to read on.
+fn test_output(lab: &Lab, score: &CheckScore<'_>) -> String {
+    if score.passed {
+        return String::new();
+    }
+    let mut out = score.reason.clone().unwrap_or_default();
+    if let Some(Verdict::Failed(mismatch)) = score.result.map(|result| &result.verdict) {
+        out.push_str("\n\nexpected (-) vs actual (+):\n");
+        for line in &mismatch.diff {
+            let _ = writeln!(out, "  {}", line.unified());
+        }
+    }
+    let _ = write!(
+        out,
+        "\nhint: {}\nread: {}#{}",
+        score.check.hint,
+        lab.docs_page(),
+        score.check.docs
+    );
+    out
 }
 
 fn round(seconds: f64) -> f64 {

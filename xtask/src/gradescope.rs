@@ -1,16 +1,11 @@
-//! Gradescope: `results.json` in its autograder format, and
-//! `cargo xtask gradescope`, which grades the one submission Gradescope
-//! hands to `run_autograder` (see docs/gradescope/).
-//!
-//! Format: <https://gradescope-autograders.readthedocs.io/en/latest/specs/>:
-//! `score`, and per check a test with `name`, `score`, `max_score`,
-//! `status` (`passed`/`failed`), `output` and `visibility`.
+//! `cargo xtask gradescope`: grades the one submission Gradescope hands to
+//! `run_autograder` (see docs/gradescope/) with the [`grader`], and writes
+//! its `results.json` ([`grades::gradescope_results`]).
 //!
 //! **Invariant:** `results.json` is always written, whatever happened to
 //! the submission or the grader (Gradescope shows nothing otherwise).
 
 use std::{
-    fmt::Write as _,
     fs,
     path::{Path, PathBuf},
     process::ExitCode,
@@ -18,13 +13,11 @@ use std::{
 
 use anyhow::Context;
 use labs_meta::{Catalog, Lab};
-use serde_json::json;
 
 use crate::{
     contain,
-    grade::{self, Grader, LabGrade, Limits},
-    grades::{self, CheckScore},
-    overlay,
+    grader::{self, Assessment, Grader, LabGrade, Limits},
+    grades, overlay,
 };
 
 #[derive(clap::Args)]
@@ -63,19 +56,19 @@ pub fn run(root: &Path, catalog: &Catalog, args: &GradescopeArgs) -> anyhow::Res
                 .collect();
             let failed = grades
                 .iter()
-                .any(|grade| matches!(grade.verdict, grade::Verdict::GraderError(_)));
+                .any(|grade| matches!(grade.verdict, Assessment::GraderError(_)));
             let code = if failed {
                 ExitCode::FAILURE
             } else {
                 ExitCode::SUCCESS
             };
-            (results(&parts), code)
+            (grades::gradescope_results(&parts), code)
         }
-        Ok(Graded::Nothing(why)) => (nothing(why), ExitCode::SUCCESS),
+        Ok(Graded::Nothing(why)) => (grades::gradescope_nothing(why), ExitCode::SUCCESS),
         // The grader broke: the student still gets a result that says so,
         // and the non-zero exit marks the run as failed for the instructor.
         Err(e) => (
-            nothing(&format!(
+            grades::gradescope_nothing(&format!(
                 "The autograder failed, not your submission; tell your instructor.\n\n{e:#}"
             )),
             ExitCode::from(2),
@@ -106,7 +99,7 @@ fn grade_submission(
 ) -> anyhow::Result<Graded> {
     let all: Vec<&Lab> = catalog.labs.iter().collect();
     let labs: Vec<&Lab> = match &args.lab {
-        Some(id) => vec![crate::find_lab(catalog, id)?],
+        Some(id) => vec![catalog.find(id).map_err(anyhow::Error::msg)?],
         // Without --lab, the labs the submission has a folder for.
         None => match overlay::layout(&args.submission, &all) {
             Some(layout) => all
@@ -122,7 +115,7 @@ fn grade_submission(
             overlay::NOT_A_SUBMISSION
         )));
     }
-    let student = grade::student(
+    let student = grader::student(
         root,
         "submission".to_owned(),
         args.submission.clone(),
@@ -149,83 +142,4 @@ fn grade_submission(
         anyhow::bail!("{}", grades::KIT_CHANGED);
     }
     Ok(Graded::Labs(grades))
-}
-
-/// Gradescope's `results.json` for one submission's grades. With several
-/// labs, test names start with the lab's id.
-pub fn results(parts: &[(&Lab, &LabGrade)]) -> serde_json::Value {
-    let prefix = parts.len() > 1;
-    let mut score = 0;
-    let mut seconds = 0.0;
-    let mut output = String::new();
-    let mut tests = Vec::new();
-    for (lab, grade) in parts {
-        let scores = grades::scores(lab, grade);
-        score += grades::total(&scores);
-        seconds += grade.build_secs + grade.check_secs;
-        output.push_str(&grades::feedback(lab, grade));
-        for score in &scores {
-            let name = if prefix {
-                format!("{} · {}", lab.id, score.check.title)
-            } else {
-                score.check.title.clone()
-            };
-            tests.push(json!({
-                "name": name,
-                "score": score.points(),
-                "max_score": score.check.points,
-                "status": if score.passed { "passed" } else { "failed" },
-                "output": test_output(lab, score),
-                "visibility": "visible",
-            }));
-        }
-    }
-    json!({
-        "score": score,
-        // Whole seconds: the format's example is an integer.
-        "execution_time": seconds.round() as u64,
-        "output": output,
-        "output_format": "text",
-        "visibility": "visible",
-        "stdout_visibility": "hidden",
-        "tests": tests,
-    })
-}
-
-/// Results for a submission with nothing to grade (or a broken grader).
-fn nothing(why: &str) -> serde_json::Value {
-    json!({
-        "score": 0,
-        "output": why,
-        "output_format": "text",
-        "visibility": "visible",
-        "stdout_visibility": "hidden",
-        "tests": [],
-    })
-}
-
-/// A failed test's output: why, the diff against the expected reply, and
-/// where to read on.
-fn test_output(lab: &Lab, score: &CheckScore<'_>) -> String {
-    if score.passed {
-        return String::new();
-    }
-    let mut out = score.reason.clone().unwrap_or_default();
-    if let Some(diff) = score.result.and_then(|result| result.diff.as_deref()) {
-        out.push_str("\n\nexpected (-) vs actual (+):\n");
-        for line in diff
-            .lines()
-            .filter(|line| !line.starts_with("---") && !line.starts_with("+++"))
-        {
-            let _ = writeln!(out, "  {line}");
-        }
-    }
-    let _ = write!(
-        out,
-        "\nhint: {}\nread: {}#{}",
-        score.check.hint,
-        lab.docs_page(),
-        score.check.docs
-    );
-    out
 }

@@ -2,18 +2,22 @@
 //! (<https://github.com/matklad/cargo-xtask>): `cargo xtask <command>`.
 //!
 //! - no command: the progress list and the next step ([`status`], [`progress`]).
-//! - `check`: build a lab, run its checks, print the checklist ([`check`], [`report`]).
+//! - `check`: build a lab, run its checks, print the checklist ([`check`];
+//!   the stages in [`pipeline`], what they find in [`outcome`], rendered by
+//!   [`report`]).
 //! - `list`: every lab with its status from the last check ([`status`]).
 //! - `watch`, `reset`, `diff`, `doctor`: a student's tools ([`watch`],
 //!   [`reset`], [`diff`], [`doctor`]).
 //! - `hint`: hints from vague to concrete.
-//! - `grade`: a class against the instructor's checks ([`grade`] pipeline,
-//!   [`overlay`] what is taken, [`workspace`] where it builds, [`grades`] reports).
+//! - `grade`: a class against the instructor's checks ([`grade`]; the
+//!   [`grader`] pipeline, [`overlay`] what is taken, [`workspace`] where it
+//!   builds, [`grades`] the report writers).
 //! - `gradescope`: one submission in Gradescope's autograder ([`gradescope`]).
 //! - `classroom`: the GitHub Classroom workflow, from labs.toml ([`classroom`]).
 //!
-//! A student's failure is data (an [`check::Outcome`]); an `Err` means the
-//! runner itself could not work.
+//! A student's failure is data (an [`outcome::Outcome`]); an `Err` means the
+//! runner itself could not work. Modules are layered, each using only those
+//! below it (`layers.rs` lists them and tests it).
 
 mod build;
 mod check;
@@ -22,9 +26,15 @@ mod contain;
 mod diff;
 mod doctor;
 mod grade;
+mod grader;
 mod grades;
 mod gradescope;
+#[cfg(test)]
+mod layers;
+mod outcome;
 mod overlay;
+mod pipeline;
+mod process;
 mod progress;
 mod reach;
 mod report;
@@ -40,9 +50,8 @@ use std::{
     process::ExitCode,
 };
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
-use labs_meta::{Catalog, Lab};
+use labs_meta::Catalog;
 
 #[derive(Parser)]
 #[command(
@@ -115,7 +124,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Diff(args) => diff::run(&root, &catalog, &args),
         Command::Doctor => doctor::run(&root),
         Command::Hint { lab, level } => {
-            let lab = find_lab(&catalog, &lab)?;
+            let lab = catalog.find(&lab).map_err(anyhow::Error::msg)?;
             report::print_hint(lab, level);
             Ok(ExitCode::SUCCESS)
         }
@@ -136,12 +145,4 @@ fn project_root() -> PathBuf {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default()
-}
-
-/// The lab named `id`, or an error listing the ones that exist.
-fn find_lab<'a>(catalog: &'a Catalog, id: &str) -> anyhow::Result<&'a Lab> {
-    catalog.lab(id).with_context(|| {
-        let known: Vec<&str> = catalog.labs.iter().map(|lab| lab.id.as_str()).collect();
-        format!("there is no lab `{id}`; the labs are: {}", known.join(", "))
-    })
 }

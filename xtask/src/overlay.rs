@@ -261,7 +261,9 @@ fn reaches_outside(manifest: &Path) -> Option<String> {
 /// so a submission gets neither; the kit's labs have none.
 fn build_time_code(manifest: &Path) -> Option<&'static str> {
     let table: toml::Table = toml::from_str(&fs::read_to_string(manifest).ok()?).ok()?;
-    let build = table.get("package").and_then(|package| package.get("build"));
+    let build = table
+        .get("package")
+        .and_then(|package| package.get("build"));
     if build.is_some_and(|build| build.as_bool() != Some(false)) {
         return Some("a build script (`build`)");
     }

@@ -15,7 +15,7 @@ use std::{
 use labs_meta::{Catalog, Lab};
 use serde::{Deserialize, Serialize};
 
-use crate::check::Outcome;
+use crate::outcome::Outcome;
 
 /// The file's name at the repository root.
 pub const FILE: &str = ".labs-progress.toml";
@@ -34,8 +34,7 @@ const HEADER: &str = "\
 pub struct Entry {
     /// The lab's slug when it was checked (`basic-secret`).
     pub slug: String,
-    /// `passed`, `failed`, `does not compile` or `did not start`.
-    pub result: String,
+    pub result: Standing,
     /// Checks passed, of `total`.
     pub passed: usize,
     pub total: usize,
@@ -43,10 +42,34 @@ pub struct Entry {
     pub checked: String,
 }
 
+/// How a lab's last check ended, as the file says it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Standing {
+    #[serde(rename = "passed")]
+    Passed,
+    #[serde(rename = "failed")]
+    Failed,
+    #[serde(rename = "does not compile")]
+    DoesNotCompile,
+    #[serde(rename = "did not start")]
+    DidNotStart,
+}
+
+impl std::fmt::Display for Standing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Standing::Passed => "passed",
+            Standing::Failed => "failed",
+            Standing::DoesNotCompile => "does not compile",
+            Standing::DidNotStart => "did not start",
+        })
+    }
+}
+
 impl Entry {
     /// Whether this result is a pass of every check `lab` has today.
     pub fn passes(&self, lab: &Lab) -> bool {
-        self.result == "passed" && self.passed == lab.checks.len()
+        self.result == Standing::Passed && self.passed == lab.checks.len()
     }
 }
 
@@ -81,16 +104,16 @@ pub fn record(root: &Path, catalog: &Catalog, lab: &Lab, outcome: &Outcome) {
     let mut by_lab = resolve(catalog, read(&path(root)));
     let total = lab.checks.len();
     let result = match outcome {
-        Outcome::BuildFailed { .. } => "does not compile",
-        Outcome::NeverListened { .. } => "did not start",
-        Outcome::Checked(_) if outcome.passed() == total => "passed",
-        Outcome::Checked(_) => "failed",
+        Outcome::BuildFailed { .. } => Standing::DoesNotCompile,
+        Outcome::NeverListened { .. } => Standing::DidNotStart,
+        Outcome::Checked(_) if outcome.passed() == total => Standing::Passed,
+        Outcome::Checked(_) => Standing::Failed,
     };
     by_lab.insert(
         lab.id.clone(),
         Entry {
             slug: lab.slug.clone(),
-            result: result.to_owned(),
+            result,
             passed: outcome.passed(),
             total,
             checked: now_utc(),
@@ -184,7 +207,7 @@ mod tests {
     fn entry(slug: &str) -> Entry {
         Entry {
             slug: slug.to_owned(),
-            result: "failed".to_owned(),
+            result: Standing::Failed,
             passed: 1,
             total: 2,
             checked: "2026-12-01 17:40 UTC".to_owned(),

@@ -37,7 +37,7 @@ pub struct ResetArgs {
 pub const BACKUP_DIR: &str = ".labs-backup";
 
 pub fn run(root: &Path, catalog: &Catalog, args: &ResetArgs) -> anyhow::Result<ExitCode> {
-    let lab = crate::find_lab(catalog, &args.lab)?;
+    let lab = catalog.find(&args.lab).map_err(anyhow::Error::msg)?;
     if args.undo {
         undo(root, lab)
     } else {

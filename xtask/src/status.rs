@@ -6,12 +6,16 @@ use std::path::Path;
 
 use labs_meta::Catalog;
 
-use crate::{progress::Progress, style};
+use crate::{
+    progress::{Progress, Standing},
+    style::Style,
+};
 
 /// Every lab with its last result, one aligned row each, then the command
 /// for the next step: the first lab that does not pass yet.
 pub fn print_list(root: &Path, catalog: &Catalog) {
     let progress = Progress::load(root, catalog);
+    let style = Style::terminal();
     let slug_width = catalog
         .labs
         .iter()
@@ -21,15 +25,15 @@ pub fn print_list(root: &Path, catalog: &Catalog) {
     for lab in &catalog.labs {
         let total = lab.checks.len();
         // Padded before it is coloured: escape codes have no width.
-        let (text, paint): (String, fn(&str) -> String) = match progress.get(lab) {
-            None => ("not checked yet".to_owned(), style::dim),
-            Some(entry) if entry.passes(lab) => (format!("✓ {total}/{total}"), style::green),
-            Some(entry) if entry.result == "failed" || entry.result == "passed" => {
-                (format!("✗ {}/{total}", entry.passed.min(total)), style::red)
+        let (text, paint): (String, fn(Style, &str) -> String) = match progress.get(lab) {
+            None => ("not checked yet".to_owned(), Style::dim),
+            Some(entry) if entry.passes(lab) => (format!("✓ {total}/{total}"), Style::green),
+            Some(entry) if matches!(entry.result, Standing::Failed | Standing::Passed) => {
+                (format!("✗ {}/{total}", entry.passed.min(total)), Style::red)
             }
-            Some(entry) => (format!("✗ {}", entry.result), style::red),
+            Some(entry) => (format!("✗ {}", entry.result), Style::red),
         };
-        let status = paint(&format!("{text:<18}"));
+        let status = paint(style, &format!("{text:<18}"));
         println!(
             "{:<5} {:<slug_width$}  {status}  {}",
             lab.id, lab.slug, lab.title

@@ -1,61 +1,55 @@
-//! Colour only for a person at a terminal: never in CI, pipes, files or
-//! when `NO_COLOR` is set (<https://no-color.org>).
+//! How text is painted: [`Style::Colour`] only for a person at a terminal
+//! ([`Style::terminal`]: never in CI, pipes, files or when `NO_COLOR` is
+//! set, <https://no-color.org>), [`Style::Plain`] for everything written
+//! to a file. Renderers take a style; nothing strips colour afterwards.
 
 use std::{io::IsTerminal, sync::OnceLock};
 
-fn enabled() -> bool {
-    static ENABLED: OnceLock<bool> = OnceLock::new();
-    *ENABLED.get_or_init(|| {
-        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
-        std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() && !ci
-    })
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    Plain,
+    Colour,
 }
 
-fn paint(code: &str, text: &str) -> String {
-    if enabled() {
-        format!("\x1b[{code}m{text}\x1b[0m")
-    } else {
-        text.to_owned()
-    }
-}
-
-pub fn green(text: &str) -> String {
-    paint("32", text)
-}
-
-pub fn red(text: &str) -> String {
-    paint("31", text)
-}
-
-pub fn bold(text: &str) -> String {
-    paint("1", text)
-}
-
-pub fn dim(text: &str) -> String {
-    paint("2", text)
-}
-
-/// Whether cargo should render compiler errors with colour.
-pub fn compiler_colour() -> bool {
-    enabled()
-}
-
-/// `text` without the colour codes above: files (feedback, results.json)
-/// are read later, elsewhere, and the terminal's colour must not leak in.
-pub fn plain(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\x1b' && chars.peek() == Some(&'[') {
-            // An SGR sequence: ESC [ digits/semicolons m.
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
+impl Style {
+    /// Colour when stdout is a terminal, outside CI and without `NO_COLOR`.
+    pub fn terminal() -> Style {
+        static TERMINAL: OnceLock<Style> = OnceLock::new();
+        *TERMINAL.get_or_init(|| {
+            let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+            if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() && !ci {
+                Style::Colour
+            } else {
+                Style::Plain
             }
-        } else {
-            out.push(c);
+        })
+    }
+
+    fn paint(self, code: &str, text: &str) -> String {
+        match self {
+            Style::Colour => format!("\x1b[{code}m{text}\x1b[0m"),
+            Style::Plain => text.to_owned(),
         }
     }
-    out
+
+    pub fn green(self, text: &str) -> String {
+        self.paint("32", text)
+    }
+
+    pub fn red(self, text: &str) -> String {
+        self.paint("31", text)
+    }
+
+    pub fn bold(self, text: &str) -> String {
+        self.paint("1", text)
+    }
+
+    pub fn dim(self, text: &str) -> String {
+        self.paint("2", text)
+    }
+
+    /// Whether cargo should render compiler errors with colour.
+    pub fn colour(self) -> bool {
+        self == Style::Colour
+    }
 }

@@ -31,7 +31,8 @@ use notify::{
 use crate::{
     check::{self, CheckArgs},
     progress::Progress,
-    report, style,
+    report,
+    style::Style,
 };
 
 #[derive(clap::Args)]
@@ -74,7 +75,7 @@ enum Watcher {
 
 pub fn run(root: &Path, catalog: &Catalog, args: &WatchArgs) -> anyhow::Result<ExitCode> {
     let mut lab = match &args.lab {
-        Some(id) => crate::find_lab(catalog, id)?,
+        Some(id) => catalog.find(id).map_err(anyhow::Error::msg)?,
         None => match Progress::load(root, catalog).current(catalog) {
             Some(lab) => lab,
             None => {
@@ -219,7 +220,7 @@ fn footer(root: &Path, dir: &Path, how: &str) {
     let shown = dir.strip_prefix(root).unwrap_or(dir).display().to_string();
     println!(
         "\n{}",
-        style::dim(&format!(
+        Style::terminal().dim(&format!(
             "Watching {shown} ({how}) · save to check again · r⏎ check now · h⏎ hint · q⏎ quit"
         ))
     );

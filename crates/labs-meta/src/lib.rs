@@ -40,6 +40,11 @@ pub struct Lab {
     pub student_files: Vec<String>,
     /// Hints from vague to concrete, shown by `cargo xtask hint <id> --level N`.
     pub hints: Vec<String>,
+    /// The checks the untouched starter fails, in check order: the kit's
+    /// own proof that each check catches the starter's gap (the suite's
+    /// `labs::every_starter_fails_its_list`). Not shown to students.
+    #[serde(default)]
+    pub starter_fails: Vec<String>,
     /// Checks in the order they run; the first failure is the one explained.
     pub checks: Vec<Check>,
 }
@@ -78,6 +83,14 @@ impl Catalog {
         self.labs.iter().find(|lab| lab.id == id)
     }
 
+    /// The lab named `id`, or an error that lists the ones that exist.
+    pub fn find(&self, id: &str) -> Result<&Lab, String> {
+        self.lab(id).ok_or_else(|| {
+            let known: Vec<&str> = self.labs.iter().map(|lab| lab.id.as_str()).collect();
+            format!("there is no lab `{id}`; the labs are: {}", known.join(", "))
+        })
+    }
+
     fn validate(&self) -> Result<(), String> {
         if self.format_version != FORMAT_VERSION {
             return Err(format!(
@@ -101,6 +114,12 @@ impl Catalog {
                         lab.id, check.id
                     ));
                 }
+            }
+            if let Some(unknown) = lab.starter_fails.iter().find(|id| !check_ids.contains(id)) {
+                return Err(format!(
+                    "lab `{}`: starter_fails names `{unknown}`, which is not one of its checks",
+                    lab.id
+                ));
             }
         }
         Ok(())

@@ -41,8 +41,8 @@ pub struct Settings {
     pub access_ttl: Duration,
 }
 
-/// The whole app. Having a function that builds it lets tests and the
-/// `server` command share exactly the same router.
+/// The whole app: every route and the layers in front of them; `run`
+/// serves it. (The checks judge it only through the binary, over HTTP.)
 pub fn app(
     public: PublicUrl,
     settings: &Settings,

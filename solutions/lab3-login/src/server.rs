@@ -14,8 +14,8 @@ use crate::{
     users::Users,
 };
 
-/// The whole app. Having a function that builds it lets tests and the
-/// `server` command share exactly the same router.
+/// The whole app: every route and the layers in front of them; `run`
+/// serves it. (The checks judge it only through the binary, over HTTP.)
 pub fn app(keys: Keys, users: Users) -> Router {
     let orders = Orders::demo();
     let mcp = shop::mcp_service(move || Shop::new(orders.clone()));

@@ -192,3 +192,318 @@ fn docs_index_lists_every_lab() {
         }
     }
 }
+
+/// Files a starter carries over from the previous lab's solution on
+/// purpose changed: the given files a lab wires its idea into. Every other
+/// file a starter has that is neither a student file nor marked
+/// `TODO(labN)` must equal the previous solution's, so that a fix there
+/// reaches every later lab. Each entry pins both sides (a hash of the pair):
+/// when either changes, the test shows the difference again, to carry the
+/// fix over or to pin the pair anew.
+const CHANGED_ON_PURPOSE: &[(&str, &str, u64, &str)] = &[
+    (
+        "lab2",
+        "src/server.rs",
+        0x797e555fa2407d60,
+        "wires the JWT middleware and `Keys` instead of the secret",
+    ),
+    (
+        "lab3",
+        "src/auth.rs",
+        0x35f34c1ed6414d8,
+        "doc header: lab 2's middleware, now also guarding `/resource`",
+    ),
+    (
+        "lab3",
+        "src/jwt.rs",
+        0x5a1dc3591bff954,
+        "doc header: lab 2's tokens, unchanged",
+    ),
+    (
+        "lab3",
+        "src/server.rs",
+        0x77c712070d062293,
+        "adds the public `/login` and the protected `/resource`",
+    ),
+    (
+        "lab4",
+        "src/auth.rs",
+        0xa24e2e0b47eb2d9f,
+        "hands the token's `permissions` to the tools",
+    ),
+    (
+        "lab4",
+        "src/client.rs",
+        0xcb4320508aca43a9,
+        "calls a tool a reader may not call, to show the refusal",
+    ),
+    (
+        "lab4",
+        "src/jwt.rs",
+        0x3847495a16a68f77,
+        "the `permissions` claim replaces `admin`",
+    ),
+    (
+        "lab4",
+        "src/login.rs",
+        0xfc5cad9226780a34,
+        "mints the role's permissions",
+    ),
+    (
+        "lab4",
+        "src/resource.rs",
+        0xd3e8ee313da9b90a,
+        "`/resource` needs `User.Read`",
+    ),
+    (
+        "lab4",
+        "src/server.rs",
+        0xba6b1eb7300d2db7,
+        "every tool call goes through `rbac::Guarded`",
+    ),
+    (
+        "lab4",
+        "src/users.rs",
+        0xda8f24a5867118bf,
+        "a role per user instead of `admin`",
+    ),
+    (
+        "lab5",
+        "src/login.rs",
+        0xcc2d473464311561,
+        "hands out a refresh token with the access token",
+    ),
+    (
+        "lab5",
+        "src/server.rs",
+        0xa4969b6566a4e655,
+        "adds `/refresh`, `/logout` and the refresh-token store",
+    ),
+    (
+        "lab5",
+        "src/users.rs",
+        0xdb05711acdf42ca4,
+        "`Users::find` for `/refresh`",
+    ),
+    (
+        "lab6",
+        "src/login.rs",
+        0x74c30329bead06be,
+        "shares the access-token denylist",
+    ),
+    (
+        "lab6",
+        "src/refresh.rs",
+        0x9e53484510c488ad,
+        "`/logout` also revokes the access token sent with it",
+    ),
+    (
+        "lab6",
+        "src/resource.rs",
+        0xf7914a8cdbcc7d16,
+        "the posture's state and responses",
+    ),
+    (
+        "lab6",
+        "src/server.rs",
+        0x7ab3fb8d01c133ba,
+        "wires metadata, guards, sessions and the denylist",
+    ),
+    (
+        "lab7",
+        "src/auth.rs",
+        0x4dc4a1d67aa3604f,
+        "tokens of the authorization server, checked against its keys",
+    ),
+    (
+        "lab7",
+        "src/guards.rs",
+        0x66509e8a22382194,
+        "no `/login` to rate-limit any more",
+    ),
+    (
+        "lab7",
+        "src/metadata.rs",
+        0xdde7c044b895b78,
+        "names the real authorization server",
+    ),
+    (
+        "lab7",
+        "src/public_url.rs",
+        0xb435be9660220f46,
+        "the issuer is not this server any more",
+    ),
+    (
+        "lab7",
+        "src/rbac.rs",
+        0xa68d932b86f65d7a,
+        "permissions are the token's scopes",
+    ),
+    (
+        "lab7",
+        "src/server.rs",
+        0xa75d6f5040878666,
+        "no `/login`, `/refresh` or `/logout`: the authorization server's",
+    ),
+];
+
+/// 64-bit FNV-1a: a hash that stays the same across Rust versions.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[test]
+fn every_starter_carries_the_previous_solution_over() {
+    let root = checks::repo_root();
+    let labs = common::catalog().labs;
+    let mut differ = Vec::new();
+    for (previous, lab) in labs.iter().zip(&labs[1..]) {
+        let starter = root.join(lab.starter_dir());
+        let solution = root.join(previous.solution_dir());
+        for path in walk(&starter) {
+            let Ok(rel) = path.strip_prefix(&starter) else {
+                continue;
+            };
+            let rel = rel.to_string_lossy().replace('\\', "/");
+            let ours = fs::read_to_string(&path).unwrap_or_default();
+            let marked = ours.contains(&format!("TODO({})", lab.id));
+            if rel == "Cargo.toml" || lab.student_files.contains(&rel) || marked {
+                continue;
+            }
+            // A file new in this lab has nothing to carry over.
+            let Ok(theirs) = fs::read_to_string(solution.join(&rel)) else {
+                continue;
+            };
+            if ours != theirs {
+                let pin = fnv1a(format!("{theirs}\0{ours}").as_bytes());
+                differ.push((lab.id.clone(), rel, pin, theirs, ours));
+            }
+        }
+    }
+    let mut wrong = Vec::new();
+    for (lab, rel, pin, theirs, ours) in &differ {
+        let listed = CHANGED_ON_PURPOSE
+            .iter()
+            .find(|(id, file, ..)| id == lab && file == rel);
+        match listed {
+            Some((.., pinned, _)) if pinned == pin => {}
+            Some(_) => wrong.push(format!(
+                "{lab}/{rel} or the previous solution's copy changed: carry a fix over, or pin the pair anew ({pin:#x})\n{}",
+                checks::runner::mismatch(theirs, ours)
+                    .diff
+                    .iter()
+                    .map(|line| format!("  {}\n", line.unified()))
+                    .collect::<String>()
+            )),
+            None => wrong.push(format!(
+                "{lab}/{rel} differs from the previous lab's solution: copy it over, or list it in CHANGED_ON_PURPOSE with a reason ({pin:#x})"
+            )),
+        }
+    }
+    for (lab, rel, ..) in CHANGED_ON_PURPOSE {
+        if !differ.iter().any(|(id, file, ..)| id == lab && file == rel) {
+            wrong.push(format!(
+                "{lab}/{rel} equals the previous solution's now: remove it from CHANGED_ON_PURPOSE"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// A starter's `Cargo.toml` is its solution's, but for the package name,
+/// `test = false` (a starter's unfinished code has no unit tests to run)
+/// and the lints: the workspace's, with unused code allowed, since a
+/// starter has pieces not wired up yet (and clippy's lints still on).
+#[test]
+fn starter_and_solution_manifests_agree() {
+    let root = checks::repo_root();
+    let read = |path: &Path| -> toml::Table {
+        let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    let workspace = read(&root.join("Cargo.toml"));
+    let mut lints = workspace["workspace"]["lints"].clone();
+    if let Some(rust) = lints.get_mut("rust").and_then(toml::Value::as_table_mut) {
+        rust.insert("unused".to_owned(), toml::Value::from("allow"));
+    }
+    for lab in common::catalog().labs {
+        let mut starter = read(&root.join(lab.starter_dir()).join("Cargo.toml"));
+        let mut solution = read(&root.join(lab.solution_dir()).join("Cargo.toml"));
+        assert_eq!(
+            starter.remove("lints"),
+            Some(lints.clone()),
+            "{}: the starter's lints are not the workspace's with `unused = \"allow\"`",
+            lab.id
+        );
+        for (manifest, package) in [
+            (&mut starter, lab.package(false)),
+            (&mut solution, lab.package(true)),
+        ] {
+            assert_eq!(manifest["package"]["name"].as_str(), Some(package.as_str()));
+            manifest["package"]
+                .as_table_mut()
+                .map(|table| table.remove("name"));
+            for bin in manifest
+                .get_mut("bin")
+                .and_then(toml::Value::as_array_mut)
+                .into_iter()
+                .flatten()
+                .filter_map(toml::Value::as_table_mut)
+            {
+                assert_eq!(
+                    bin.remove("name")
+                        .and_then(|v| v.as_str().map(str::to_owned)),
+                    Some(package.clone())
+                );
+                bin.remove("test");
+            }
+        }
+        solution.remove("lints");
+        assert_eq!(
+            starter, solution,
+            "{}: starter and solution Cargo.toml differ beyond the name, `test` and the lints",
+            lab.id
+        );
+    }
+}
+
+/// Labs never depend on solutions or on the checks, and the checks never
+/// link a lab: they judge it through its binary only.
+#[test]
+fn labs_and_checks_never_link_each_other() {
+    let root = checks::repo_root();
+    let labs = common::catalog().labs;
+    let packages: Vec<String> = labs
+        .iter()
+        .flat_map(|lab| [lab.package(false), lab.package(true)])
+        .collect();
+    let dependencies = |manifest: &Path| -> Vec<String> {
+        let text =
+            fs::read_to_string(manifest).unwrap_or_else(|e| panic!("{}: {e}", manifest.display()));
+        let table: toml::Table =
+            toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", manifest.display()));
+        ["dependencies", "dev-dependencies", "build-dependencies"]
+            .iter()
+            .filter_map(|kind| table.get(*kind).and_then(toml::Value::as_table))
+            .flat_map(|deps| deps.keys().cloned())
+            .collect()
+    };
+    for lab in &labs {
+        for dir in [lab.starter_dir(), lab.solution_dir()] {
+            for dependency in dependencies(&root.join(&dir).join("Cargo.toml")) {
+                assert!(
+                    dependency != "checks" && !packages.contains(&dependency),
+                    "{dir} depends on {dependency}"
+                );
+            }
+        }
+    }
+    for dependency in dependencies(&root.join("tests/Cargo.toml")) {
+        assert!(
+            !packages.contains(&dependency),
+            "the checks depend on the lab {dependency}"
+        );
+    }
+}

@@ -3,7 +3,7 @@
 use std::{collections::HashMap, path::PathBuf, sync::Mutex};
 
 use checks::{LabBinary, runner};
-use labs_meta::{Catalog, report::Event};
+use labs_meta::{Catalog, Lab, report::Event};
 
 /// The catalogue, as the runner reads it.
 pub fn catalog() -> Catalog {
@@ -36,20 +36,24 @@ pub fn lab_binary(package: &str) -> LabBinary {
 /// Runs every check of `lab` against its solution and asserts each
 /// observation with insta, so a changed behaviour shows up as a snapshot
 /// to review (`cargo insta review`).
-pub async fn assert_solution_matches_snapshots(lab: &str) {
+pub async fn assert_solution_matches_snapshots(lab: String) {
     let bin = lab_binary(&format!("{lab}-solution"));
     let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(runner::snapshot_dir(lab));
+    settings.set_snapshot_path(runner::snapshot_dir(&lab));
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
-    let _scope = settings.bind_to_scope();
-    let checks = checks::checks_of(lab).unwrap_or_else(|| panic!("no checks for {lab}"));
-    for (id, check) in checks {
-        let observation = check(&bin)
-            .await
-            .unwrap_or_else(|e| panic!("{lab}/{id} could not observe the solution: {e:#}"));
-        insta::assert_snapshot!(id, observation);
-    }
+    // Bound to this future, not to the thread: labs run side by side.
+    settings
+        .bind_async(async {
+            let checks = checks::checks_of(&lab).unwrap_or_else(|| panic!("no checks for {lab}"));
+            for (id, check) in checks {
+                let observation = check(&bin)
+                    .await
+                    .unwrap_or_else(|e| panic!("{lab}/{id} could not observe the solution: {e:#}"));
+                insta::assert_snapshot!(id, observation);
+            }
+        })
+        .await;
 }
 
 /// Runs `lab`'s checks through the runner against `package` and returns the
@@ -68,39 +72,40 @@ pub async fn failed_checks(lab: &str, package: &str) -> Vec<String> {
         Event::NeverListened { reason, output } => {
             panic!("{package} never listened: {reason}\n{output}")
         }
-        Event::Check(result) if !result.passed => failed.push(result.id),
+        Event::Check(result) if !result.passed() => failed.push(result.id),
         Event::Check(_) => {}
     })
     .await;
     failed
 }
 
-/// The untouched starter of `lab` fails exactly `expected`, in order.
+/// The untouched starter of `lab` fails exactly its `starter_fails`, in
+/// order.
 ///
 /// This proves the kit (each check catches the starter's gaps), not a
 /// student's progress: outside CI, a starter that fails other checks is
 /// most likely being solved, so the test says so on one line and passes
 /// instead of looking like the student's fault. With `CI=true` (the kit's
 /// own CI, as for insta) a difference always fails.
-pub async fn assert_starter_fails(lab: &str, expected: &[&str]) {
-    let failed = failed_checks(lab, lab).await;
-    if failed == expected {
+pub async fn assert_starter_fails(lab: &Lab) {
+    let expected = &lab.starter_fails;
+    let failed = failed_checks(&lab.id, &lab.package(false)).await;
+    if failed == *expected {
         return;
     }
     let in_ci = std::env::var("CI").is_ok_and(|value| value != "false" && value != "0");
     if !in_ci {
         eprintln!(
-            "skipped: labs/{lab} is not the untouched starter (it fails {} of the {} checks the starter fails), so there is nothing to prove; `CI=true` enforces it",
-            failed
-                .iter()
-                .filter(|id| expected.contains(&id.as_str()))
-                .count(),
+            "skipped: {} is not the untouched starter (it fails {} of the {} checks the starter fails), so there is nothing to prove; `CI=true` enforces it",
+            lab.starter_dir(),
+            failed.iter().filter(|id| expected.contains(id)).count(),
             expected.len()
         );
         return;
     }
     assert_eq!(
-        failed, expected,
-        "the untouched starter of {lab} fails other checks than expected"
+        failed, *expected,
+        "the untouched starter of {} fails other checks than labs.toml's starter_fails",
+        lab.id
     );
 }

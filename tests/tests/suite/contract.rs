@@ -21,8 +21,12 @@ async fn every_solution_stops_cleanly_on_sigterm_and_sigint() {
             let bin = common::binary(&lab.package(true));
             // Lab 5 keeps its database in the working directory.
             let scratch = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+            let needs = checks::prerequisites(&lab.id)
+                .await
+                .unwrap_or_else(|e| panic!("{}: {e:#}", lab.id));
             let mut child = Command::new(&bin)
                 .args(["server", "--addr", "127.0.0.1:0"])
+                .args(&needs.args)
                 .current_dir(scratch.path())
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::null())
@@ -62,8 +66,12 @@ async fn every_solution_stops_cleanly_on_sigterm_and_sigint() {
 async fn a_bad_address_is_a_clear_error() {
     for lab in common::catalog().labs {
         let scratch = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let needs = checks::prerequisites(&lab.id)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e:#}", lab.id));
         let output = Command::new(common::binary(&lab.package(true)))
             .args(["server", "--addr", "not-an-address"])
+            .args(&needs.args)
             .current_dir(scratch.path())
             .output()
             .await

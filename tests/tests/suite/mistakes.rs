@@ -239,3 +239,8 @@ fn lab5() {
 fn lab6() {
     assert_planted_mistakes_fail_first("lab6");
 }
+
+#[test]
+fn lab7() {
+    assert_planted_mistakes_fail_first("lab7");
+}
