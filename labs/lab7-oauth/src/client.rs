@@ -54,13 +54,32 @@ const HEADLESS_REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
 /// How long a person has to log in, in a browser.
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
+/// The kit's pre-registered public client (`authz` knows it), used when no
+/// client id is given and the authorization server offers no registration.
+const KIT_CLIENT_ID: &str = "lab7-client";
+
+/// The name this client registers under, for the authorization server's
+/// consent page and its list of clients.
+const CLIENT_NAME: &str = "lab7 client (mcp-auth-labs)";
+
 /// From the command line.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Options {
     /// Approve by reading the redirect, without a browser.
     pub headless: bool,
-    /// This client's id at the authorization server (pre-registered).
-    pub client_id: String,
+    /// `--client-id` (and `--client-secret`); `None`: register dynamically
+    /// where the authorization server offers it, else [`KIT_CLIENT_ID`].
+    pub client: Option<Registered>,
+}
+
+/// A client id the authorization server knows: issued out of band
+/// (pre-registered), the URL of a client id metadata document (CIMD), or
+/// one it issued when this client registered. A confidential client also
+/// holds a secret. (No `Debug`: it would print the secret.)
+#[derive(Clone)]
+pub struct Registered {
+    pub id: String,
+    pub secret: Option<String>,
 }
 
 /// Authorizes when the server asks, then lists the tools and makes `calls`.
@@ -71,7 +90,7 @@ pub async fn run(mcp_url: &str, options: &Options, calls: &[ToolCall]) -> anyhow
     let client = Authorizing {
         inner: AuthClient::new(reqwest::Client::new(), manager),
         approver: Arc::new(Approver::start(options.headless).await?),
-        client_id: options.client_id.as_str().into(),
+        client: Arc::new(Mutex::new(options.client.clone())),
         authorizations: Arc::default(),
     };
     let config = StreamableHttpClientTransportConfig::with_uri(mcp_url);
@@ -90,7 +109,9 @@ pub async fn run(mcp_url: &str, options: &Options, calls: &[ToolCall]) -> anyhow
 struct Authorizing {
     inner: AuthClient<reqwest::Client>,
     approver: Arc<Approver>,
-    client_id: Arc<str>,
+    /// Who this client is at the authorization server; set once it has
+    /// registered, so that it registers once per run.
+    client: Arc<Mutex<Option<Registered>>>,
     /// How many authorizations have completed. Held while one runs: the
     /// session sends from several tasks, and requests refused at the same
     /// time must lead to one authorization, not one each.
@@ -130,8 +151,9 @@ impl Authorizing {
         // `self.inner.auth_manager.lock().await`:
         // `resolve_metadata_from_challenge(Some(challenge))` (refuse a
         // result whose `source` is not `is_discovered()`), `set_metadata`,
-        // `configure_client(OAuthClientConfig::new(client id, redirect URI))`,
-        // `select_initial_scopes(&[])` (the 401's `scope`), then
+        // `select_initial_scopes(&[])` (the 401's `scope`), `self.identify`
+        // (given: the client id, registered if need be; it needs to know
+        // whether the metadata has a `registration_endpoint`), then
         // `get_authorization_url(&scopes)`: rmcp adds PKCE S256 and
         // `resource`. Let the user approve it and exchange the code
         // (`approve_and_exchange`), then count the authorization.
@@ -139,6 +161,52 @@ impl Authorizing {
         Err(failed(format!(
             "the server wants a token (TODO(lab7): authorize): {challenge}"
         )))
+    }
+
+    /// Who is asking, in the order MCP 2025-11-25 gives ("Client
+    /// Registration Approaches"): a client id given (pre-registered, or a
+    /// metadata document URL), else one the authorization server issues
+    /// now by dynamic client registration (RFC 7591) if it offers it, else
+    /// the kit's `lab7-client`. At the token endpoint rmcp then sends the
+    /// client id alone (`none`) or, with a secret, HTTP Basic unless the
+    /// authorization server offers only `client_secret_post`. (rmcp 3.11
+    /// drops the `token_endpoint_auth_method` of a registration's answer:
+    /// a server that offers both and registers us for the form gets Basic.)
+    async fn identify(
+        &self,
+        manager: &mut AuthorizationManager,
+        offers_registration: bool,
+        scopes: &[String],
+        issuer: &str,
+    ) -> Result<(), HttpError> {
+        let redirect_uri = self.approver.redirect_uri();
+        let mut client = self.client.lock().await;
+        let config = match &*client {
+            Some(known) => {
+                let config = OAuthClientConfig::new(&known.id, redirect_uri);
+                match &known.secret {
+                    Some(secret) => config.with_client_secret(secret),
+                    None => config,
+                }
+            }
+            None if offers_registration => {
+                let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
+                // rmcp registers a public client (`none`) and configures the
+                // manager with the id (and any secret) the answer holds.
+                let config = manager
+                    .register_client(CLIENT_NAME, redirect_uri, &scopes)
+                    .await?;
+                println!("registered at {issuer} as {}", config.client_id);
+                *client = Some(Registered {
+                    id: config.client_id,
+                    secret: config.client_secret,
+                });
+                return Ok(());
+            }
+            None => OAuthClientConfig::new(KIT_CLIENT_ID, redirect_uri),
+        };
+        manager.configure_client(config)?;
+        Ok(())
     }
 
     /// Step 5: the token is valid but lacks a scope. Ask for everything we

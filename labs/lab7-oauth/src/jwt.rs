@@ -22,7 +22,7 @@ use jsonwebtoken::{
 };
 use serde::Deserialize;
 
-use crate::{jwks::KeySet, public_url::PublicUrl};
+use crate::jwks::KeySet;
 
 /// How far past `exp` (and before `nbf`) a token is still accepted, for
 /// clocks that disagree a little, here and at the authorization server.
@@ -51,6 +51,9 @@ pub struct Claims {
     /// 4's permission names.
     #[serde(default)]
     pub scope: String,
+    /// The same, as Entra ID names it; read only when there is no `scope`.
+    #[serde(default)]
+    scp: Option<String>,
 }
 
 impl Claims {
@@ -64,12 +67,15 @@ impl Claims {
     }
 }
 
-/// Checks access tokens against the issuer's keys, for this server's `/mcp`.
+/// Checks access tokens against the issuer's keys, for this server's `/mcp`
+/// (or `--audience`).
 #[derive(Clone)]
 pub struct Validator {
     keys: KeySet,
     issuer: Arc<str>,
     audience: Arc<str>,
+    /// `--accept-typ-jwt`: `typ: JWT` or none passes too.
+    accept_typ_jwt: bool,
 }
 
 /// Why a token was refused. The middleware turns these into two answers
@@ -103,12 +109,16 @@ pub enum TokenError {
 }
 
 impl Validator {
-    /// Tokens must come from `issuer` (exactly) and be for `public`'s `/mcp`.
-    pub fn new(keys: KeySet, issuer: &str, public: &PublicUrl) -> Validator {
+    /// Tokens must come from `issuer` (exactly) and be for `audience`
+    /// (this server's canonical `/mcp` URL, unless `--audience` says
+    /// otherwise). `accept_typ_jwt` lets tokens without the RFC 9068
+    /// `at+jwt` type through, for providers that issue none.
+    pub fn new(keys: KeySet, issuer: &str, audience: &str, accept_typ_jwt: bool) -> Validator {
         Validator {
             keys,
             issuer: issuer.into(),
-            audience: public.mcp().into(),
+            audience: audience.into(),
+            accept_typ_jwt,
         }
     }
 
@@ -134,8 +144,25 @@ impl Validator {
             .map_err(|e| TokenError::from_jwt(&e, token))?;
         // TODO(lab7): item 2 — an access token says so in its header:
         // refuse any `typ` but `at+jwt` (`ACCESS_TOKEN_TYPE`) or
-        // `application/at+jwt`. (docs/lab7-oauth.md#2-validating-a-token)
-        serde_json::from_value(data.claims).map_err(|_| TokenError::InvalidClaims)
+        // `application/at+jwt`, unless `accept_plain_jwt` lets it through
+        // (`--accept-typ-jwt`). (docs/lab7-oauth.md#2-validating-a-token)
+        let mut claims: Claims =
+            serde_json::from_value(data.claims).map_err(|_| TokenError::InvalidClaims)?;
+        if claims.scope.is_empty() {
+            claims.scope = claims.scp.take().unwrap_or_default();
+        }
+        Ok(claims)
+    }
+
+    /// A token that is not typed `at+jwt` passes only with
+    /// `--accept-typ-jwt`, and then only as `JWT` or untyped: another type
+    /// (`dpop+jwt`, `logout+jwt`…) is never an access token.
+    fn accept_plain_jwt(&self, typ: &str) -> Result<(), TokenError> {
+        if self.accept_typ_jwt && (typ.is_empty() || typ.eq_ignore_ascii_case("JWT")) {
+            Ok(())
+        } else {
+            Err(TokenError::WrongType)
+        }
     }
 
     /// What `decode` checks for a key of `algorithm`.

@@ -24,6 +24,12 @@ use crate::{
 pub struct Settings {
     /// `--issuer`: the authorization server whose tokens are accepted.
     pub issuer: String,
+    /// `--audience`: the `aud` tokens must carry, when it is not the
+    /// canonical MCP URL (providers that name an API their own way).
+    pub audience: Option<String>,
+    /// `--accept-typ-jwt`: also accept `typ: JWT` (or none), for providers
+    /// without RFC 9068 access tokens.
+    pub accept_typ_jwt: bool,
     /// `--public-url`: the URL clients reach the server at, when it is not
     /// the bound address (behind a proxy, a container's port mapping).
     pub public_url: Option<ServerUrl>,
@@ -49,7 +55,8 @@ pub fn app(public: PublicUrl, settings: &Settings, keys: KeySet, upstream: Upstr
         &[public.host().to_owned()],
     );
     let origins = AllowedOrigins::new(&public, &settings.allowed_origins);
-    let validator = Validator::new(keys, &settings.issuer, &public);
+    let audience = settings.audience.clone().unwrap_or_else(|| public.mcp());
+    let validator = Validator::new(keys, &settings.issuer, &audience, settings.accept_typ_jwt);
 
     // Behind the token check: the MCP endpoint and the protected resource.
     // Each `.layer` wraps the ones before it, so a request meets them

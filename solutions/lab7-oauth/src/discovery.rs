@@ -17,6 +17,13 @@ use serde::Deserialize;
 /// The largest metadata document read: real ones are a few KB.
 const MAX_METADATA_BYTES: usize = 64 * 1024;
 
+/// Why an https issuer fails here, and what it takes to change that.
+const NO_TLS: &str = "\n  (this build has no TLS: an https issuer needs a TLS-enabled reqwest. \
+    Add \"rustls\" to the features of `reqwest` under [workspace.dependencies] in the root \
+    Cargo.toml. The cost: rustls with aws-lc-rs, C code that needs a C compiler (and cmake on \
+    some platforms), minutes more to build and a few MB per binary, in every crate of the \
+    workspace, since features unify. A local Keycloak can run on http://localhost instead.)";
+
 /// What this server takes from the issuer's metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizationServer {
@@ -73,8 +80,7 @@ pub async fn discover(http: &reqwest::Client, issuer: &str) -> anyhow::Result<Au
     );
     if issuer.starts_with("https:") {
         // The workspace's reqwest is built without TLS (see the root Cargo.toml).
-        message
-            .push_str("\n  (this build has no TLS: an https issuer needs a TLS-enabled reqwest)");
+        message.push_str(NO_TLS);
     }
     bail!(message)
 }

@@ -28,6 +28,7 @@ mod upstream;
 
 use std::{process::ExitCode, time::Duration};
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use shop::{client::ToolCall, url::ServerUrl};
 
@@ -48,13 +49,34 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:3000")]
         addr: String,
         /// The authorization server whose tokens are accepted, exactly as
-        /// its tokens name it in `iss`, e.g. http://127.0.0.1:4000. Its
-        /// metadata and keys are read at start.
+        /// its tokens name it in `iss`, e.g. http://127.0.0.1:4000 or
+        /// Keycloak's http://sso.local:8080/realms/labs. Its metadata and
+        /// keys are read at start. http only in this build: an https issuer
+        /// (Entra ID, Auth0) needs reqwest's `rustls` feature in the root
+        /// Cargo.toml, which brings C code (aws-lc-rs) into every crate's
+        /// build.
         #[arg(long)]
         issuer: String,
+        /// The audience tokens must be for (`aud`). Default: this server's
+        /// canonical MCP URL, <public url>/mcp, which clients ask for as the
+        /// `resource`. Providers that ignore `resource` name the API their
+        /// own way: Entra ID's `api://<app id>` (v1.0 tokens; v2.0 tokens
+        /// carry the app id itself), Auth0's API identifier, what a Keycloak
+        /// audience mapper adds. Never a client id: ID tokens carry that.
+        #[arg(long, value_name = "URI")]
+        audience: Option<String>,
+        /// Also accept tokens whose header says `typ: JWT`, or has no
+        /// `typ`, from providers that do not issue RFC 9068 (`at+jwt`)
+        /// access tokens, such as Keycloak and Entra ID. Off by default:
+        /// `at+jwt` is what tells an access token from an ID token signed
+        /// with the same key. With it on, only the audience check keeps ID
+        /// tokens out (their `aud` is the client id).
+        #[arg(long)]
+        accept_typ_jwt: bool,
         /// The URL clients reach this server at, e.g. https://mcp.example.com,
         /// when it is not the bound address (a proxy, a port mapping).
-        /// Tokens must be for its /mcp; default: http://<bound address>.
+        /// Tokens must be for its /mcp (unless --audience says otherwise);
+        /// default: http://<bound address>.
         #[arg(long, value_parser = ServerUrl::parse)]
         public_url: Option<ServerUrl>,
         /// A browser origin allowed to call, e.g. https://app.example.com,
@@ -82,9 +104,18 @@ enum Command {
         /// once, e.g. `authz server --approve-as jane.doe`).
         #[arg(long)]
         headless: bool,
-        /// The client id registered at the authorization server.
-        #[arg(long, default_value = "lab7-client")]
-        client_id: String,
+        /// This client's id at the authorization server: pre-registered
+        /// (the kit's `lab7-client`), or the URL of its client id metadata
+        /// document (CIMD). Default: register dynamically (RFC 7591) where
+        /// the authorization server offers it, else `lab7-client`.
+        #[arg(long)]
+        client_id: Option<String>,
+        /// The secret of a confidential pre-registered --client-id, sent to
+        /// the token endpoint as the authorization server's metadata says
+        /// (HTTP Basic, or in the form). Prefer the environment: a command line is visible to
+        /// other users of the machine.
+        #[arg(long, env = "LAB7_CLIENT_SECRET", hide_env_values = true)]
+        client_secret: Option<String>,
         /// A tool to call after listing them, `NAME` or `NAME={"id":1}`;
         /// repeat for more, in order. Default: list_orders.
         #[arg(long = "call", value_parser = parse_call)]
@@ -117,9 +148,13 @@ async fn run(command: Command) -> anyhow::Result<()> {
             max_sessions_per_user,
             upstream_url,
             jwks_refetch_interval,
+            audience,
+            accept_typ_jwt,
         } => {
             let settings = server::Settings {
                 issuer,
+                audience,
+                accept_typ_jwt,
                 public_url,
                 allowed_origins,
                 max_sessions_per_user: max_sessions_per_user.into(),
@@ -131,16 +166,21 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Client {
             headless,
             client_id,
+            client_secret,
             mut calls,
             url,
         } => {
             if calls.is_empty() {
                 calls.push(ToolCall::new("list_orders", serde_json::json!({})));
             }
-            let options = client::Options {
-                headless,
-                client_id,
+            let client = match (client_id, client_secret) {
+                (Some(id), secret) => Some(client::Registered { id, secret }),
+                (None, Some(_)) => anyhow::bail!(
+                    "--client-secret (or LAB7_CLIENT_SECRET) belongs to a pre-registered client: give its --client-id too"
+                ),
+                (None, None) => conformance_suite_client()?,
             };
+            let options = client::Options { headless, client };
             client::run(&mcp_url(&url)?, &options, &calls).await
         }
     }
@@ -156,6 +196,27 @@ fn mcp_url(text: &str) -> anyhow::Result<String> {
         return Ok(text.to_owned());
     }
     anyhow::bail!("`{text}` is not an http(s) URL, e.g. http://127.0.0.1:3000/mcp")
+}
+
+/// For the MCP conformance suite only: it hands a scenario's pre-registered
+/// client (`auth/pre-registration`) to the client under test as
+/// `MCP_CONFORMANCE_CONTEXT={"client_id":…,"client_secret":…}` in the
+/// environment. Unset everywhere else.
+fn conformance_suite_client() -> anyhow::Result<Option<client::Registered>> {
+    #[derive(serde::Deserialize)]
+    struct Context {
+        client_id: Option<String>,
+        client_secret: Option<String>,
+    }
+    let Ok(json) = std::env::var("MCP_CONFORMANCE_CONTEXT") else {
+        return Ok(None);
+    };
+    let context: Context =
+        serde_json::from_str(&json).context("MCP_CONFORMANCE_CONTEXT is not the JSON expected")?;
+    Ok(context.client_id.map(|id| client::Registered {
+        id,
+        secret: context.client_secret,
+    }))
 }
 
 /// `NAME` or `NAME=JSON_OBJECT`.

@@ -1,5 +1,6 @@
 //! The catalogue (`labs.toml`), the checks crate and the lab folders agree.
 
+use sha2::{Digest, Sha256};
 use std::{collections::BTreeSet, fs, path::Path};
 
 use crate::common;
@@ -200,158 +201,162 @@ fn docs_index_lists_every_lab() {
 /// reaches every later lab. Each entry pins both sides (a hash of the pair):
 /// when either changes, the test shows the difference again, to carry the
 /// fix over or to pin the pair anew.
-const CHANGED_ON_PURPOSE: &[(&str, &str, u64, &str)] = &[
+const CHANGED_ON_PURPOSE: &[(&str, &str, &str, &str)] = &[
     (
         "lab2",
         "src/server.rs",
-        0x797e555fa2407d60,
+        "027ff3f6bd9bebb6",
         "wires the JWT middleware and `Keys` instead of the secret",
     ),
     (
         "lab3",
         "src/auth.rs",
-        0x35f34c1ed6414d8,
+        "430735a02e21850c",
         "doc header: lab 2's middleware, now also guarding `/resource`",
     ),
     (
         "lab3",
         "src/jwt.rs",
-        0x5a1dc3591bff954,
+        "eb9558c80ed117fe",
         "doc header: lab 2's tokens, unchanged",
     ),
     (
         "lab3",
         "src/server.rs",
-        0x77c712070d062293,
+        "8f78264c597afdb0",
         "adds the public `/login` and the protected `/resource`",
     ),
     (
         "lab4",
         "src/auth.rs",
-        0xa24e2e0b47eb2d9f,
+        "c7195dc5112fa1d4",
         "hands the token's `permissions` to the tools",
     ),
     (
         "lab4",
         "src/client.rs",
-        0xcb4320508aca43a9,
+        "4ae1eaa3d7fad5eb",
         "calls a tool a reader may not call, to show the refusal",
     ),
     (
         "lab4",
         "src/jwt.rs",
-        0x3847495a16a68f77,
+        "b9f72698f471c8fa",
         "the `permissions` claim replaces `admin`",
     ),
     (
         "lab4",
         "src/login.rs",
-        0xfc5cad9226780a34,
+        "07514a72b7cb698a",
         "mints the role's permissions",
     ),
     (
         "lab4",
         "src/resource.rs",
-        0xd3e8ee313da9b90a,
+        "6c5e09b36bf100ce",
         "`/resource` needs `User.Read`",
     ),
     (
         "lab4",
         "src/server.rs",
-        0xba6b1eb7300d2db7,
+        "7b082eefd90248a8",
         "every tool call goes through `rbac::Guarded`",
     ),
     (
         "lab4",
         "src/users.rs",
-        0xda8f24a5867118bf,
+        "e969227d67fec01a",
         "a role per user instead of `admin`",
     ),
     (
         "lab5",
         "src/login.rs",
-        0xcc2d473464311561,
+        "cda78291cd11285c",
         "hands out a refresh token with the access token",
     ),
     (
         "lab5",
         "src/server.rs",
-        0xa4969b6566a4e655,
+        "9faa9338f2f179b2",
         "adds `/refresh`, `/logout` and the refresh-token store",
     ),
     (
         "lab5",
         "src/users.rs",
-        0xdb05711acdf42ca4,
+        "f8afac200bb48d54",
         "`Users::find` for `/refresh`",
     ),
     (
         "lab6",
         "src/login.rs",
-        0x74c30329bead06be,
+        "44691f9a2cad8272",
         "shares the access-token denylist",
     ),
     (
         "lab6",
         "src/refresh.rs",
-        0x9e53484510c488ad,
+        "461b7085cb69999d",
         "`/logout` also revokes the access token sent with it",
     ),
     (
         "lab6",
         "src/resource.rs",
-        0xf7914a8cdbcc7d16,
+        "7a277b98402bcd3c",
         "the posture's state and responses",
     ),
     (
         "lab6",
         "src/server.rs",
-        0x7ab3fb8d01c133ba,
+        "d915013087434dfd",
         "wires metadata, guards, sessions and the denylist",
     ),
     (
         "lab7",
         "src/auth.rs",
-        0x4dc4a1d67aa3604f,
+        "3e89adc07c6093d4",
         "tokens of the authorization server, checked against its keys",
     ),
     (
         "lab7",
         "src/guards.rs",
-        0x66509e8a22382194,
+        "d01d2738a21873d0",
         "no `/login` to rate-limit any more",
     ),
     (
         "lab7",
         "src/metadata.rs",
-        0xdde7c044b895b78,
+        "51f23754e7cb3fc3",
         "names the real authorization server",
     ),
     (
         "lab7",
         "src/public_url.rs",
-        0xb435be9660220f46,
+        "80835f17da57e8b3",
         "the issuer is not this server any more",
     ),
     (
         "lab7",
         "src/rbac.rs",
-        0xa68d932b86f65d7a,
+        "30588c4ea5690e03",
         "permissions are the token's scopes",
     ),
     (
         "lab7",
         "src/server.rs",
-        0xa75d6f5040878666,
+        "0d5cd0b6ac9491cd",
         "no `/login`, `/refresh` or `/logout`: the authorization server's",
     ),
 ];
 
-/// 64-bit FNV-1a: a hash that stays the same across Rust versions.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
-    })
+/// A pin of both sides of a carried-over file: the first 16 hex digits of
+/// the SHA-256 of the pair.
+fn pin(theirs: &str, ours: &str) -> String {
+    let digest = Sha256::digest(format!("{theirs}\0{ours}").as_bytes());
+    digest
+        .iter()
+        .take(8)
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 #[test]
@@ -377,7 +382,7 @@ fn every_starter_carries_the_previous_solution_over() {
                 continue;
             };
             if ours != theirs {
-                let pin = fnv1a(format!("{theirs}\0{ours}").as_bytes());
+                let pin = pin(&theirs, &ours);
                 differ.push((lab.id.clone(), rel, pin, theirs, ours));
             }
         }
@@ -388,9 +393,9 @@ fn every_starter_carries_the_previous_solution_over() {
             .iter()
             .find(|(id, file, ..)| id == lab && file == rel);
         match listed {
-            Some((.., pinned, _)) if pinned == pin => {}
+            Some((.., pinned, _)) if *pinned == pin => {}
             Some(_) => wrong.push(format!(
-                "{lab}/{rel} or the previous solution's copy changed: carry a fix over, or pin the pair anew ({pin:#x})\n{}",
+                "{lab}/{rel} or the previous solution's copy changed: carry a fix over, or pin the pair anew (\"{pin}\")\n{}",
                 checks::runner::mismatch(theirs, ours)
                     .diff
                     .iter()
@@ -398,7 +403,7 @@ fn every_starter_carries_the_previous_solution_over() {
                     .collect::<String>()
             )),
             None => wrong.push(format!(
-                "{lab}/{rel} differs from the previous lab's solution: copy it over, or list it in CHANGED_ON_PURPOSE with a reason ({pin:#x})"
+                "{lab}/{rel} differs from the previous lab's solution: copy it over, or list it in CHANGED_ON_PURPOSE with a reason (\"{pin}\")"
             )),
         }
     }
