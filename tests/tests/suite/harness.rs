@@ -1,14 +1,12 @@
 //! The harness itself, where its behaviour is not visible through a lab.
 
-use checks::LabBinary;
-
 /// A program that exits while something it started still holds its
 /// stdout: the harness returns what was written, and says why the output
 /// ended late instead of hanging until the client time-out.
 #[cfg(unix)]
 #[tokio::test]
 async fn a_grandchild_holding_stdout_open_is_named() {
-    let shell = LabBinary::new("/bin/sh");
+    let shell = checks::LabBinary::new("/bin/sh");
     let run = shell
         .run(&["-c", "sleep 30 & echo started"], &[])
         .await
