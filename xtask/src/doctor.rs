@@ -19,7 +19,7 @@ const DISK_NEEDED_GB: f64 = 4.0;
 /// Below this, even one lab's build is unlikely to fit.
 const DISK_MINIMUM_GB: f64 = 1.0;
 /// What the interop tests' pinned `mcp` SDK needs.
-const PYTHON_MINIMUM: (u64, u64) = (3, 10);
+const PYTHON_MINIMUM: (u64, u64) = (3, 11);
 
 enum Level {
     Ok,
@@ -218,7 +218,7 @@ fn git() -> Finding {
     }
 }
 
-/// Python 3.10+ with `venv`, for the optional interop tests only.
+/// Python 3.11+ with `venv`, for the optional interop tests only.
 fn python() -> Finding {
     let probe = "import sys, venv; print('%d.%d.%d' % sys.version_info[:3])";
     let candidates: &[(&str, &[&str])] = &[("python3", &[]), ("python", &[]), ("py", &["-3"])];

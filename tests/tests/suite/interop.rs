@@ -1,41 +1,64 @@
-//! Interop with the official Python MCP SDK, written the way the course
-//! writes its client. `interop/setup.sh` creates the pinned venv on first use
-//! (and is a no-op afterwards); the scripts are in `interop/`.
+//! Interop with the official Python MCP SDK: 1.x written the way the course
+//! writes its client, and 2.x (`interop/mcp2_client.py`) the way the SDK's
+//! own documentation writes it. `interop/setup.sh` creates both pinned venvs
+//! on first use (and is a no-op afterwards); the scripts are in `interop/`.
 
 use std::{path::PathBuf, process::Output, sync::OnceLock};
 
+use serde_json::Value;
 use tokio::process::Command;
 
 use crate::common;
 
-/// The venv's Python, after making sure the venv is up to date.
-fn python() -> PathBuf {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON
-        .get_or_init(|| {
-            let root = checks::repo_root();
-            let status = std::process::Command::new("bash")
-                .arg(root.join("interop/setup.sh"))
-                .status()
-                .unwrap_or_else(|e| panic!("cannot run interop/setup.sh: {e}"));
-            assert!(
-                status.success(),
-                "interop/setup.sh failed ({status}); see its output above"
-            );
-            // A venv keeps its interpreter in Scripts/ on Windows.
-            let venv = root.join("target/interop-venv");
-            if cfg!(windows) {
-                venv.join("Scripts/python.exe")
-            } else {
-                venv.join("bin/python")
-            }
-        })
-        .clone()
+/// The official Python SDK's major versions, each in its own pinned venv.
+#[derive(Debug, Clone, Copy)]
+pub enum Sdk {
+    /// `target/interop-venv`: mcp 1.x, the course's client API.
+    V1,
+    /// `target/interop-venv-mcp2`: mcp 2.x.
+    V2,
 }
 
-/// Runs `interop/<script>` with the venv's Python.
+impl Sdk {
+    fn venv(self) -> &'static str {
+        match self {
+            Sdk::V1 => "target/interop-venv",
+            Sdk::V2 => "target/interop-venv-mcp2",
+        }
+    }
+}
+
+/// A venv's Python, after making sure both venvs are up to date.
+fn python(sdk: Sdk) -> PathBuf {
+    static SET_UP: OnceLock<()> = OnceLock::new();
+    let root = checks::repo_root();
+    SET_UP.get_or_init(|| {
+        let status = std::process::Command::new("bash")
+            .arg(root.join("interop/setup.sh"))
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run interop/setup.sh: {e}"));
+        assert!(
+            status.success(),
+            "interop/setup.sh failed ({status}); see its output above"
+        );
+    });
+    // A venv keeps its interpreter in Scripts/ on Windows.
+    let venv = root.join(sdk.venv());
+    if cfg!(windows) {
+        venv.join("Scripts/python.exe")
+    } else {
+        venv.join("bin/python")
+    }
+}
+
+/// Runs `interop/<script>` with the 1.x venv's Python.
 pub async fn script(script: &str, args: &[&str]) -> Output {
-    let python = tokio::task::spawn_blocking(python)
+    script_with(Sdk::V1, script, args).await
+}
+
+/// Runs `interop/<script>` with `sdk`'s venv's Python.
+pub async fn script_with(sdk: Sdk, script: &str, args: &[&str]) -> Output {
+    let python = tokio::task::spawn_blocking(move || python(sdk))
         .await
         .unwrap_or_else(|e| panic!("venv setup panicked: {e}"));
     Command::new(python)
@@ -44,6 +67,11 @@ pub async fn script(script: &str, args: &[&str]) -> Output {
         .output()
         .await
         .unwrap_or_else(|e| panic!("cannot run {script}: {e}"))
+}
+
+/// Runs `interop/mcp2_client.py` (the 2.x SDK's client).
+pub async fn mcp2_client(args: &[&str]) -> Output {
+    script_with(Sdk::V2, "mcp2_client.py", args).await
 }
 
 /// Asserts the exit code and returns stdout, showing everything on failure.
@@ -200,7 +228,7 @@ async fn lab2_mint_makes_tokens_pyjwt_accepts() {
         &["decode", "--secret", checks::tokens::JWT_SECRET, token],
     )
     .await;
-    let claims: serde_json::Value = serde_json::from_str(&expect_exit(&decoded, 0)).unwrap();
+    let claims: Value = serde_json::from_str(&expect_exit(&decoded, 0)).unwrap();
     assert_eq!(claims["sub"], "7");
     assert_eq!(claims["name"], "John Smith");
     assert_eq!(claims["admin"], true);
@@ -376,5 +404,240 @@ async fn lab6_python_client_works_and_meets_the_step_up_challenge() {
         stderr(&output).contains(r#"error="insufficient_scope", scope="Orders.Delete""#),
         "{}",
         stderr(&output)
+    );
+}
+
+/// The 2.x SDK's client, as its documentation writes it (an
+/// `httpx2.AsyncClient` with the `Authorization` header, handed to
+/// `streamable_http_client`, inside `Client`), lists and calls lab 6's tools
+/// with an admin's token from `/login`: in the SDK's default mode, which
+/// probes `server/discover` and speaks protocol 2026-07-28 with lab 6, and
+/// in its legacy mode (the `initialize` handshake and a session).
+#[tokio::test]
+async fn lab6_python_sdk2_client_lists_and_calls_tools_with_a_token() {
+    let server = common::lab_binary("lab6-solution")
+        .start_server_with(&["--db", ":memory:"], checks::tokens::JWT_ENV)
+        .await
+        .unwrap();
+    let url = server.url("/mcp");
+    let token = checks::api::login(&server, checks::api::ADMIN)
+        .await
+        .unwrap()
+        .access;
+    let all_tools = "tools: add, delete_order, get_order, list_orders, shipping_status, whoami";
+
+    let args = ["--url", &url, "--token", &token, "--call", "whoami"];
+    let stdout = expect_exit(&mcp2_client(&args).await, 0);
+    assert!(stdout.contains("sdk: mcp 2."), "{stdout}");
+    assert!(stdout.contains("(protocol 2026-07-28)"), "{stdout}");
+    assert!(stdout.contains(all_tools), "{stdout}");
+    assert!(
+        stdout.contains("result: you are alex.admin (Alex Admin)"),
+        "{stdout}"
+    );
+
+    let args = ["--url", &url, "--token", &token, "--mode", "legacy"];
+    let stdout = expect_exit(&mcp2_client(&args).await, 0);
+    assert!(stdout.contains("(protocol 2025-11-25)"), "{stdout}");
+    assert!(stdout.contains(all_tools), "{stdout}");
+    assert!(stdout.contains("result: 42"), "{stdout}");
+}
+
+/// The 2.x SDK's client is refused by lab 6 without a token (401, with the
+/// resource metadata to start OAuth from) and with a broken one (401
+/// `invalid_token`), in both modes; a reader's call of `delete_order` meets
+/// the 403 step-up challenge.
+#[tokio::test]
+async fn lab6_python_sdk2_client_is_refused_without_a_valid_token() {
+    let server = common::lab_binary("lab6-solution")
+        .start_server_with(&["--db", ":memory:"], checks::tokens::JWT_ENV)
+        .await
+        .unwrap();
+    let url = server.url("/mcp");
+    let metadata = format!(
+        r#"resource_metadata="{}""#,
+        server.url("/.well-known/oauth-protected-resource/mcp")
+    );
+    for mode in ["auto", "legacy"] {
+        let missing = mcp2_client(&["--url", &url, "--mode", mode]).await;
+        expect_exit(&missing, 3);
+        let said = stderr(&missing);
+        assert!(said.contains("refused: HTTP 401"), "{mode}: {said}");
+        assert!(said.contains(&metadata), "{mode}: {said}");
+
+        let broken = mcp2_client(&["--url", &url, "--mode", mode, "--token", "not-a-jwt"]).await;
+        expect_exit(&broken, 3);
+        let said = stderr(&broken);
+        assert!(said.contains("refused: HTTP 401"), "{mode}: {said}");
+        assert!(said.contains(r#"error="invalid_token""#), "{mode}: {said}");
+    }
+
+    let reader = checks::api::login(&server, checks::api::READER)
+        .await
+        .unwrap()
+        .access;
+    let args = [
+        "--url",
+        &url,
+        "--token",
+        &reader,
+        "--call",
+        "delete_order",
+        "--args",
+        r#"{"id": 1}"#,
+    ];
+    let output = mcp2_client(&args).await;
+    let stdout = expect_exit(&output, 3);
+    assert!(
+        stdout.contains("tools: add, get_order, list_orders, shipping_status, whoami"),
+        "{stdout}"
+    );
+    assert!(
+        stderr(&output).contains(r#"error="insufficient_scope", scope="Orders.Delete""#),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// Lab 7's server behind the kit's authorization server (the `authz`
+/// binary, `server --approve-as <user> --admin`), and the authorization
+/// server's record of what `/authorize` and `/token` saw.
+struct Lab7 {
+    authz: checks::harness::RunningServer,
+    server: checks::harness::RunningServer,
+}
+
+impl Lab7 {
+    async fn start(approve_as: &str) -> Lab7 {
+        let authz = common::lab_binary("authz")
+            .start_server_with(&["--approve-as", approve_as, "--admin"], &[])
+            .await
+            .unwrap();
+        let server = common::lab_binary("lab7-solution")
+            .start_server_with(&["--issuer", &authz.base_url], &[])
+            .await
+            .unwrap();
+        Lab7 { authz, server }
+    }
+
+    fn mcp(&self) -> String {
+        self.server.url("/mcp")
+    }
+
+    /// `mcp2_client.py --oauth-client-id lab7-client`, calling `tool`.
+    async fn oauth_client(&self, tool: &str, args: &str) -> Output {
+        let mcp = self.mcp();
+        let flags = [
+            "--url",
+            &mcp,
+            "--oauth-client-id",
+            "lab7-client",
+            "--call",
+            tool,
+            "--args",
+            args,
+        ];
+        mcp2_client(&flags).await
+    }
+
+    async fn stats(&self) -> Value {
+        let url = self.authz.url("/admin/stats");
+        let reply = checks::http::send(reqwest::Method::GET, &url, &[], None)
+            .await
+            .unwrap();
+        reply.json().expect("/admin/stats answers JSON")
+    }
+
+    /// The stdout line the client prints for each authorization request.
+    fn authorize_line(&self, scope: &str) -> String {
+        format!(
+            r#"authorize: scope="{scope}" resource={} code_challenge_method=S256"#,
+            self.mcp()
+        )
+    }
+}
+
+/// The 2.x SDK's `OAuthClientProvider`, headless, against lab 7: from the
+/// 401 alone it finds the protected resource metadata, the authorization
+/// server and the scopes, gets a reader's scopes with the authorization code
+/// flow (PKCE S256, `resource`), lists the tools they allow, and when
+/// `delete_order` meets the 403 step-up challenge, authorizes again for the
+/// union of the scopes and retries the call, which succeeds.
+#[tokio::test]
+async fn lab7_python_sdk2_oauth_client_discovers_and_steps_up() {
+    let lab = Lab7::start("alex.admin").await;
+    let output = lab.oauth_client("delete_order", r#"{"id": 1}"#).await;
+    let stdout = expect_exit(&output, 0);
+    let first = lab.authorize_line("User.Read Orders.Read");
+    let step_up = lab.authorize_line("User.Read Orders.Read Orders.Delete");
+    let tools = "tools: add, get_order, list_orders, shipping_status, whoami";
+    let order: Vec<usize> = [first.as_str(), tools, &step_up, "result: deleted order 1"]
+        .iter()
+        .map(|line| {
+            stdout
+                .find(line)
+                .unwrap_or_else(|| panic!("no `{line}` in\n{stdout}"))
+        })
+        .collect();
+    assert!(order.is_sorted(), "out of order:\n{stdout}");
+    assert!(
+        stdout.contains("granted: User.Read Orders.Read Orders.Delete"),
+        "{stdout}"
+    );
+
+    // What the authorization server saw: two authorizations, each code
+    // redeemed once with its PKCE verifier, for this server.
+    let stats = lab.stats().await;
+    let authorize = stats["authorize"].as_array().unwrap();
+    assert_eq!(authorize.len(), 2, "{stats:#}");
+    for seen in authorize {
+        assert_eq!(seen["client_id"], "lab7-client", "{stats:#}");
+        assert_eq!(seen["code_challenge_method"], "S256", "{stats:#}");
+        assert_eq!(seen["resource"], lab.mcp().as_str(), "{stats:#}");
+    }
+    let token = stats["token"].as_array().unwrap();
+    assert_eq!(token.len(), 2, "{stats:#}");
+    for seen in token {
+        assert_eq!(seen["grant_type"], "authorization_code", "{stats:#}");
+        assert_eq!(seen["pkce_verified"], true, "{stats:#}");
+        assert_eq!(seen["resource"], lab.mcp().as_str(), "{stats:#}");
+        assert_eq!(seen["ok"], true, "{stats:#}");
+    }
+}
+
+/// Lab 7 refuses the 2.x SDK's client without a token (401 with the scopes
+/// to ask for and the resource metadata), and when the user may not delete,
+/// the SDK's step-up gets a token without `Orders.Delete` and the retried
+/// call is refused with 403 `insufficient_scope`; `whoami` works.
+#[tokio::test]
+async fn lab7_python_sdk2_client_is_refused_without_a_token_or_the_scope() {
+    let lab = Lab7::start("jane.doe").await;
+    let missing = mcp2_client(&["--url", &lab.mcp()]).await;
+    expect_exit(&missing, 3);
+    let said = stderr(&missing);
+    assert!(said.contains("refused: HTTP 401"), "{said}");
+    assert!(
+        said.contains(&format!(
+            r#"Bearer scope="User.Read Orders.Read", resource_metadata="{}""#,
+            lab.server.url("/.well-known/oauth-protected-resource/mcp")
+        )),
+        "{said}"
+    );
+
+    let stdout = expect_exit(&lab.oauth_client("whoami", "{}").await, 0);
+    assert!(
+        stdout.contains("result: you are jane.doe (jane.doe)"),
+        "{stdout}"
+    );
+
+    let output = lab.oauth_client("delete_order", r#"{"id": 1}"#).await;
+    let stdout = expect_exit(&output, 3);
+    let step_up = lab.authorize_line("User.Read Orders.Read Orders.Delete");
+    assert!(stdout.contains(&step_up), "{stdout}");
+    let said = stderr(&output);
+    assert!(said.contains("refused: HTTP 403"), "{said}");
+    assert!(
+        said.contains(r#"error="insufficient_scope", scope="Orders.Delete""#),
+        "{said}"
     );
 }

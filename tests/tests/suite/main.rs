@@ -8,7 +8,7 @@
 //! - a student's commands (progress, reset, diff, doctor, watch) work;
 //! - the grader grades a fixture class as it should, tamper-proof;
 //! - every planted mistake makes its lab's named check fail first;
-//! - the servers work with the official Python MCP SDK (interop), and lab 6's
+//! - the servers work with the official Python MCP SDK, 1.x and 2.x (interop), and lab 6's
 //!   server and lab 7's client with the official MCP conformance suite and
 //!   the MCP Inspector (conformance).
 

@@ -328,7 +328,7 @@ fn doctor_without_python_or_git_warns_and_passes() {
     assert!(out.contains("✓ Rust 1."), "{out}");
     assert!(out.contains("dependencies are downloaded"), "{out}");
     assert!(out.contains("free on the kit's disk"), "{out}");
-    assert!(out.contains("! Python 3.10+ with venv not found"), "{out}");
+    assert!(out.contains("! Python 3.11+ with venv not found"), "{out}");
     assert!(out.contains("! git not found"), "{out}");
     // Every warning comes with what fixes it.
     let warnings = out.lines().filter(|line| line.starts_with("  ! ")).count();
