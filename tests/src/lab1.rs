@@ -18,6 +18,15 @@ pub const CHECKS: &[(&str, CheckFn)] = checks![
     client_reports_a_refused_secret,
 ];
 
+crate::security::cross_cutting!(
+    Credentials::Secret,
+    [
+        session_id_is_not_a_credential,
+        survives_malformed_authorization_headers,
+        never_logs_credentials,
+    ]
+);
+
 /// The course's demo secret, used when `MCP_SECRET` is unset.
 const DEMO_SECRET: &str = "secret-token";
 /// What the client checks' recorder accepts.

@@ -33,6 +33,15 @@ pub const CHECKS: &[(&str, CheckFn)] = checks![
     client_reports_an_expired_token,
 ];
 
+crate::security::cross_cutting!(
+    Credentials::Jwt,
+    [
+        session_id_is_not_a_credential,
+        survives_malformed_authorization_headers,
+        never_logs_credentials,
+    ]
+);
+
 /// The kit's leeway (docs/lab2-jwt.md): tokens this far past `exp` still pass.
 const LEEWAY: i64 = 30;
 /// A key the server was not started with.

@@ -39,6 +39,15 @@ pub const CHECKS: &[(&str, CheckFn)] = checks![
     client_reports_a_failed_login,
 ];
 
+// Lab 3 has its own session check (`mcp_requires_the_token_on_every_request`).
+crate::security::cross_cutting!(
+    Credentials::Login,
+    [
+        survives_malformed_authorization_headers,
+        never_logs_credentials,
+    ]
+);
+
 /// The access token the client checks' recorder hands out and expects.
 const RECORDER_TOKEN: &str = "recorder-access-token";
 

@@ -34,6 +34,15 @@ pub const CHECKS: &[(&str, CheckFn)] = checks![
     client_shows_allowed_and_denied_calls,
 ];
 
+crate::security::cross_cutting!(
+    Credentials::Login,
+    [
+        session_id_is_not_a_credential,
+        survives_malformed_authorization_headers,
+        never_logs_credentials,
+    ]
+);
+
 async fn login_puts_permissions_in_the_access_token(lab: &LabBinary) -> anyhow::Result<String> {
     let server = start(lab).await?;
     let mut out = String::new();

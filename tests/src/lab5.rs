@@ -44,6 +44,15 @@ pub const CHECKS: &[(&str, CheckFn)] = checks![
     client_refreshes_at_most_once_per_request,
 ];
 
+crate::security::cross_cutting!(
+    Credentials::LoginAndRefresh,
+    [
+        session_id_is_not_a_credential,
+        survives_malformed_authorization_headers,
+        never_logs_credentials,
+    ]
+);
+
 /// How many refreshes race in [`concurrent_refreshes_have_at_most_one_winner`]
 /// and [`rotation_is_atomic_across_processes`], and how many times.
 const RACERS: usize = 24;

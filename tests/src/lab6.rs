@@ -50,6 +50,15 @@ pub const CHECKS: &[(&str, CheckFn)] = checks![
     logs_one_audit_line_per_decision,
 ];
 
+crate::security::cross_cutting!(
+    Credentials::LoginAndRefresh,
+    [
+        session_id_is_not_a_credential,
+        survives_malformed_authorization_headers,
+        never_logs_credentials,
+    ]
+);
+
 /// The well-known path of `/mcp`'s metadata (RFC 9728 §3.1).
 const METADATA_PATH: &str = "/.well-known/oauth-protected-resource/mcp";
 

@@ -49,6 +49,15 @@ pub const CHECKS: &[(&str, CheckFn)] = checks![
     client_rotates_the_refresh_token_when_the_access_token_expires,
 ];
 
+crate::security::cross_cutting!(
+    Credentials::IssuerToken,
+    [
+        session_id_is_not_a_credential,
+        survives_malformed_authorization_headers,
+        never_logs_credentials,
+    ]
+);
+
 /// The well-known path of `/mcp`'s metadata (RFC 9728 §3.1).
 const METADATA_PATH: &str = "/.well-known/oauth-protected-resource/mcp";
 

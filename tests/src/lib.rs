@@ -64,13 +64,13 @@ pub(crate) use checks;
 /// same ids.
 pub fn checks_of(lab: &str) -> Option<Vec<(&'static str, CheckFn)>> {
     let (own, shared) = match lab {
-        "lab1" => (lab1::CHECKS, security::lab1::CHECKS),
-        "lab2" => (lab2::CHECKS, security::lab2::CHECKS),
-        "lab3" => (lab3::CHECKS, security::lab3::CHECKS),
-        "lab4" => (lab4::CHECKS, security::lab4::CHECKS),
-        "lab5" => (lab5::CHECKS, security::lab5::CHECKS),
-        "lab6" => (lab6::CHECKS, security::lab6::CHECKS),
-        "lab7" => (lab7::CHECKS, security::lab7::CHECKS),
+        "lab1" => (lab1::CHECKS, lab1::shared::CHECKS),
+        "lab2" => (lab2::CHECKS, lab2::shared::CHECKS),
+        "lab3" => (lab3::CHECKS, lab3::shared::CHECKS),
+        "lab4" => (lab4::CHECKS, lab4::shared::CHECKS),
+        "lab5" => (lab5::CHECKS, lab5::shared::CHECKS),
+        "lab6" => (lab6::CHECKS, lab6::shared::CHECKS),
+        "lab7" => (lab7::CHECKS, lab7::shared::CHECKS),
         _ => return None,
     };
     Some(own.iter().chain(shared).copied().collect())

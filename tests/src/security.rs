@@ -110,89 +110,30 @@ impl Credentials {
     }
 }
 
-/// Gives a lab the cross-cutting checks it lists, under their shared ids.
+/// Gives a lab the cross-cutting checks it lists, under their shared ids,
+/// as a `shared` module inside the lab's own checks module:
+/// `crate::security::cross_cutting!(Credentials::Secret, [never_logs_credentials]);`.
 macro_rules! cross_cutting {
-    ($lab:ident, $credentials:expr, [$($check:ident),* $(,)?]) => {
-        pub mod $lab {
-            use super::*;
+    ($credentials:expr, [$($check:ident),* $(,)?]) => {
+        /// The checks every lab shares, bound to this lab's credentials.
+        pub mod shared {
+            #[allow(unused_imports)]
+            use $crate::security::Credentials;
             $(
-                pub async fn $check(lab: &LabBinary) -> anyhow::Result<String> {
-                    super::$check(lab, $credentials).await
+                pub async fn $check(lab: &$crate::LabBinary) -> anyhow::Result<String> {
+                    $crate::security::$check(lab, $credentials).await
                 }
             )*
             pub const CHECKS: &[(&str, $crate::CheckFn)] = $crate::checks![$($check),*];
         }
     };
 }
-
-cross_cutting!(
-    lab1,
-    Credentials::Secret,
-    [
-        session_id_is_not_a_credential,
-        survives_malformed_authorization_headers,
-        never_logs_credentials,
-    ]
-);
-cross_cutting!(
-    lab2,
-    Credentials::Jwt,
-    [
-        session_id_is_not_a_credential,
-        survives_malformed_authorization_headers,
-        never_logs_credentials,
-    ]
-);
-// Lab 3 has its own session check (`mcp_requires_the_token_on_every_request`).
-cross_cutting!(
-    lab3,
-    Credentials::Login,
-    [
-        survives_malformed_authorization_headers,
-        never_logs_credentials,
-    ]
-);
-cross_cutting!(
-    lab4,
-    Credentials::Login,
-    [
-        session_id_is_not_a_credential,
-        survives_malformed_authorization_headers,
-        never_logs_credentials,
-    ]
-);
-cross_cutting!(
-    lab5,
-    Credentials::LoginAndRefresh,
-    [
-        session_id_is_not_a_credential,
-        survives_malformed_authorization_headers,
-        never_logs_credentials,
-    ]
-);
-cross_cutting!(
-    lab6,
-    Credentials::LoginAndRefresh,
-    [
-        session_id_is_not_a_credential,
-        survives_malformed_authorization_headers,
-        never_logs_credentials,
-    ]
-);
-cross_cutting!(
-    lab7,
-    Credentials::IssuerToken,
-    [
-        session_id_is_not_a_credential,
-        survives_malformed_authorization_headers,
-        never_logs_credentials,
-    ]
-);
+pub(crate) use cross_cutting;
 
 /// A live session id proves only that someone once authenticated; every
 /// request must carry its own credential (MCP authorization spec: "MUST
 /// NOT use sessions for authentication").
-async fn session_id_is_not_a_credential(
+pub(crate) async fn session_id_is_not_a_credential(
     lab: &LabBinary,
     credentials: Credentials,
 ) -> anyhow::Result<String> {
@@ -234,7 +175,7 @@ async fn session_id_is_not_a_credential(
 /// Header values a client (or an attacker) can send: the middleware must
 /// refuse them like any wrong credential, not panic on `to_str().unwrap()`
 /// (which drops the connection), and the server must keep serving.
-async fn survives_malformed_authorization_headers(
+pub(crate) async fn survives_malformed_authorization_headers(
     lab: &LabBinary,
     credentials: Credentials,
 ) -> anyhow::Result<String> {
@@ -278,7 +219,7 @@ async fn survives_malformed_authorization_headers(
 /// server logging at `trace`, and looks for every credential it presented
 /// in everything the server wrote. Logs are read by more people, kept
 /// longer and protected less than the credentials themselves.
-async fn never_logs_credentials(
+pub(crate) async fn never_logs_credentials(
     lab: &LabBinary,
     credentials: Credentials,
 ) -> anyhow::Result<String> {
