@@ -485,19 +485,19 @@ async fn survives_key_rotation_without_a_failed_call(lab: &LabBinary) -> anyhow:
         lab,
         authz::Config::default(),
         &[],
-        &["--jwks-refetch-interval", "400ms"],
+        &["--jwks-refetch-interval", "200ms"],
     )
     .await?;
     let before = setup.issuer.stats().jwks_fetches;
     let old = setup.mint("jane.doe", READER_SCOPE, |_| {})?;
     let old_kid = kid(&old)?;
     let mut out = format!(
-        "--jwks-refetch-interval 400ms\nbefore the rotation, a token of the current key:\n{}\n",
+        "--jwks-refetch-interval 200ms\nbefore the rotation, a token of the current key:\n{}\n",
         indent(&setup.session(&old).await?, 2)
     );
     // Past the refetch interval of the start-up fetch: an unknown kid may
     // now be looked up at once.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(Duration::from_millis(250)).await;
     let new_kid = setup.issuer.rotate();
     let new = setup.mint("jane.doe", READER_SCOPE, |_| {})?;
     let _ = writeln!(

@@ -241,7 +241,7 @@ fn fingerprint(token: &[u8]) -> Vec<u8> {
 }
 
 /// Milliseconds since the Unix epoch: a TTL below a second (the checks use
-/// `--refresh-ttl 300ms`) must not round to "already expired" or "1 s".
+/// `--refresh-ttl 200ms`) must not round to "already expired" or "1 s".
 fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
