@@ -80,7 +80,7 @@ const CHECKS_KID: &str = "checks-es256";
 const OCT_SECRET: &str = "an-oct-key-in-the-jwks-0123456789abcdef";
 
 async fn discovers_the_issuer_at_startup(lab: &LabBinary) -> anyhow::Result<String> {
-    let issuer = authz::start("127.0.0.1:0", authz::Config::default()).await?;
+    let issuer = crate::start_issuer(authz::Config::default()).await?;
     let url = issuer.issuer().to_owned();
     let before = issuer.stats().jwks_fetches;
     let started = start_server(lab, &url, &[]).await;
@@ -314,8 +314,8 @@ async fn refuses_tokens_from_another_issuer(lab: &LabBinary) -> anyhow::Result<S
             outcome(&setup.resource(&token).await?)
         );
     }
-    // Another authorization server, with its own keys, minting for this
-    // server's audience.
+    // Another authorization server, with its own keys (`authz::start`, not
+    // the checks' shared ones), minting for this server's audience.
     let elsewhere = authz::start("127.0.0.1:0", authz::Config::default()).await?;
     let foreign = elsewhere.mint(mint_request(&setup.mcp(), "jane.doe", READER_SCOPE))?;
     let _ = write!(
@@ -681,7 +681,7 @@ impl Setup {
             approve_as: Some("jane.doe".to_owned()),
             ..config
         };
-        let issuer = authz::start("127.0.0.1:0", config).await?;
+        let issuer = crate::start_issuer(config).await?;
         // Published before the server starts: its first fetch sees them.
         for key in extra_keys {
             issuer.publish_extra_jwk(key.clone());
@@ -783,7 +783,7 @@ impl ClientRun {
             approve_as: Some(user.to_owned()),
             ..authz::Config::default()
         };
-        let issuer = authz::start("127.0.0.1:0", config).await?;
+        let issuer = crate::start_issuer(config).await?;
         let resource = ResourceServer::start(issuer.issuer(), expiry).await?;
         let mut all = vec!["--headless"];
         all.extend_from_slice(args);

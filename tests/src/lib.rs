@@ -87,11 +87,31 @@ pub struct Prerequisites {
     _issuer: Option<authz::Running>,
 }
 
+/// How the checks start the kit's authorization server: the given
+/// `config`, with one set of keys for the whole run unless it brings its
+/// own. Making an RSA key takes ~50 ms of CPU, and lab 7's checks start
+/// two dozen servers four at a time, on machines with two cores.
+pub async fn start_issuer(config: authz::Config) -> anyhow::Result<authz::Running> {
+    static KEYS: std::sync::OnceLock<authz::StartingKeys> = std::sync::OnceLock::new();
+    let keys = match KEYS.get() {
+        Some(keys) => keys.clone(),
+        None => {
+            let made = tokio::task::spawn_blocking(authz::StartingKeys::generate).await??;
+            KEYS.get_or_init(|| made).clone()
+        }
+    };
+    let config = authz::Config {
+        starting_keys: config.starting_keys.or(Some(keys)),
+        ..config
+    };
+    authz::start("127.0.0.1:0", config).await
+}
+
 /// The [`Prerequisites`] of `lab`'s server (none for most labs).
 pub async fn prerequisites(lab: &str) -> anyhow::Result<Prerequisites> {
     Ok(match lab {
         "lab7" => {
-            let issuer = authz::start("127.0.0.1:0", authz::Config::default()).await?;
+            let issuer = start_issuer(authz::Config::default()).await?;
             Prerequisites {
                 args: vec!["--issuer".to_owned(), issuer.issuer().to_owned()],
                 _issuer: Some(issuer),

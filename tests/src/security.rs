@@ -65,9 +65,7 @@ impl Credentials {
         };
         env.extend(rust_log.map(|filter| ("RUST_LOG", filter)));
         let issuer = match self {
-            Credentials::IssuerToken => {
-                Some(authz::start("127.0.0.1:0", authz::Config::default()).await?)
-            }
+            Credentials::IssuerToken => Some(crate::start_issuer(authz::Config::default()).await?),
             _ => None,
         };
         let args: Vec<&str> = match (self, &issuer) {

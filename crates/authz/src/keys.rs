@@ -9,6 +9,7 @@
 use std::{
     fmt,
     str::FromStr,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -66,6 +67,7 @@ impl FromStr for Alg {
 }
 
 /// One key pair. The private half never leaves this struct.
+#[derive(Clone)]
 pub struct KeyPair {
     kid: String,
     alg: Alg,
@@ -127,6 +129,29 @@ impl KeyPair {
     }
 }
 
+/// The two keys a server starts with (one RS256, one ES256), made once and
+/// given to any number of servers: an RSA key takes ~50 ms to make, and the
+/// checks start dozens of servers that need not differ in their keys.
+#[derive(Clone)]
+pub struct StartingKeys(Arc<[KeyPair; 2]>);
+
+impl StartingKeys {
+    pub fn generate() -> anyhow::Result<StartingKeys> {
+        Ok(StartingKeys(Arc::new([
+            KeyPair::generate(Alg::RS256)?,
+            KeyPair::generate(Alg::ES256)?,
+        ])))
+    }
+}
+
+impl fmt::Debug for StartingKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the private halves.
+        let kids: Vec<&str> = self.0.iter().map(|key| key.kid.as_str()).collect();
+        f.debug_tuple("StartingKeys").field(&kids).finish()
+    }
+}
+
 /// The JWKS document: `{"keys": [...]}`.
 #[derive(Debug, Serialize)]
 pub struct JwkSet {
@@ -144,12 +169,17 @@ pub struct KeyRing {
 }
 
 impl KeyRing {
-    /// One RS256 and one ES256 key, both published; `alg` signs.
-    pub fn new(alg: Alg, grace: Duration) -> anyhow::Result<KeyRing> {
-        let keys = vec![
-            KeyPair::generate(Alg::RS256)?,
-            KeyPair::generate(Alg::ES256)?,
-        ];
+    /// One RS256 and one ES256 key (`starting`, or fresh ones), both
+    /// published; `alg` signs.
+    pub fn new(
+        alg: Alg,
+        grace: Duration,
+        starting: Option<StartingKeys>,
+    ) -> anyhow::Result<KeyRing> {
+        let keys = match starting {
+            Some(keys) => keys.0.to_vec(),
+            None => StartingKeys::generate()?.0.to_vec(),
+        };
         let signing_kid = keys
             .iter()
             .find(|key| key.alg == alg)

@@ -52,7 +52,7 @@ use axum::{
 use serde::Serialize;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
-pub use keys::Alg;
+pub use keys::{Alg, StartingKeys};
 pub use stats::{AuthorizeSeen, Stats, TokenSeen};
 
 use crate::{grants::Grants, keys::KeyRing, users::User};
@@ -73,6 +73,9 @@ pub struct Config {
     pub grace: Duration,
     /// Serve `/admin/rotate` and `/admin/stats` (teaching and test hooks).
     pub admin: bool,
+    /// The keys to start with; default: fresh ones. Servers given the same
+    /// keys publish the same JWKS (the checks share one set to start fast).
+    pub starting_keys: Option<StartingKeys>,
 }
 
 impl Default for Config {
@@ -84,6 +87,7 @@ impl Default for Config {
             access_ttl: Duration::from_secs(5 * 60),
             grace: Duration::from_secs(10 * 60),
             admin: false,
+            starting_keys: None,
         }
     }
 }
@@ -192,7 +196,8 @@ pub async fn start(addr: &str, config: Config) -> anyhow::Result<Running> {
         .to_owned();
     // RSA key generation takes a moment: keep it off the async threads.
     let (alg, grace) = (config.alg, config.grace);
-    let keys = tokio::task::spawn_blocking(move || KeyRing::new(alg, grace))
+    let starting = config.starting_keys.clone();
+    let keys = tokio::task::spawn_blocking(move || KeyRing::new(alg, grace, starting))
         .await
         .context("key generation panicked")??;
     let state = Arc::new(AppState {
