@@ -206,6 +206,14 @@ async fn refuses_expired_tokens(lab: &LabBinary) -> anyhow::Result<String> {
             outcome(&setup.resource(&token).await?)
         );
     }
+    // Without `exp`, jsonwebtoken checks no expiry at all unless `exp` is
+    // required: such a token would be good forever.
+    let forever = setup.forge(remove_claim("exp"))?;
+    let _ = writeln!(
+        out,
+        "  without exp (it would never expire): {}",
+        outcome(&setup.resource(&forever).await?)
+    );
     let now = tokens::now();
     let not_yet = setup.forge(set_claim("nbf", json!(now + 3600)))?;
     let _ = write!(
@@ -453,15 +461,37 @@ const FLOOD: usize = 40;
 async fn an_unknown_kid_flood_costs_at_most_one_fetch_per_interval(
     lab: &LabBinary,
 ) -> anyhow::Result<String> {
-    let setup = Setup::start(lab, authz::Config::default(), &[]).await?;
+    // A slow JWKS, so that a fetch is still under way when the next
+    // requests arrive.
+    let config = authz::Config {
+        jwks_delay: Duration::from_millis(150),
+        ..authz::Config::default()
+    };
+    let setup = Setup::start(lab, config, &[]).await?;
     let before = setup.issuer.stats().jwks_fetches;
+    let unknown = |i: usize| {
+        setup.forge(edit(move |header, _| {
+            header.insert("kid".into(), json!(format!("unknown-kid-{i}")));
+        }))
+    };
     let mut answers = Vec::new();
-    for i in 1..=FLOOD {
-        let kid = format!("unknown-kid-{i}");
-        let token = setup.forge(edit(move |header, _| {
-            header.insert("kid".into(), json!(kid));
-        }))?;
-        answers.push(outcome(&setup.resource(&token).await?));
+    // Half of the flood at once: requests that arrive during a fetch wait
+    // for it rather than start their own...
+    let url = setup.server.url("/resource");
+    let mut requests = Vec::new();
+    for i in 1..=FLOOD / 2 {
+        let (url, bearer) = (url.clone(), format!("Bearer {}", unknown(i)?));
+        requests.push(tokio::spawn(async move {
+            http::send(Method::GET, &url, &[("authorization", &bearer)], None).await
+        }));
+    }
+    for request in requests {
+        answers.push(outcome(&request.await.context("a request panicked")??));
+    }
+    // ...and the other half one after another: within the interval, none
+    // of them fetches again.
+    for i in FLOOD / 2 + 1..=FLOOD {
+        answers.push(outcome(&setup.resource(&unknown(i)?).await?));
     }
     // Time for fetches the server might have started in the background.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -470,10 +500,14 @@ async fn an_unknown_kid_flood_costs_at_most_one_fetch_per_interval(
     answers.dedup();
     let valid = setup.mint("jane.doe", READER_SCOPE, |_| {})?;
     Ok(format!(
-        "{FLOOD} requests to GET /resource in a row, each a token with another kid the issuer never published\n\
-         (signed by a key it does not publish), with the default --jwks-refetch-interval (10 s):\n  \
+        "{FLOOD} requests to GET /resource, each a token with another kid the issuer never published\n\
+         (signed by a key it does not publish), {} at once, then {} one after another,\n\
+         with the default --jwks-refetch-interval (10 s) and an authorization server that takes 0.15 s\n\
+         to serve its JWKS:\n  \
          answers: {}\n  JWKS fetches the authorization server counted during the flood: at most 2: {}\n\
          then a valid token of the issuer: {}",
+        FLOOD / 2,
+        FLOOD - FLOOD / 2,
         answers.join(" | "),
         yes(fetched <= 2),
         outcome(&setup.resource(&valid).await?),
@@ -519,6 +553,20 @@ async fn survives_key_rotation_without_a_failed_call(lab: &LabBinary) -> anyhow:
         outcome(&setup.resource(&old).await?),
         indent(&setup.session(&old).await?, 2),
         yes(setup.issuer.stats().jwks_fetches.saturating_sub(before) <= 2),
+    );
+    // A key the issuer no longer publishes (past its grace period, or
+    // compromised) must stop working once the server has seen that.
+    setup.issuer.retire_unused();
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let unknown = setup.forge(edit(|header, _| {
+        header.insert("kid".into(), json!("a-kid-nobody-published"));
+    }))?;
+    let _ = setup.resource(&unknown).await?;
+    let _ = write!(
+        out,
+        "\nthe authorization server retires the old key (it leaves the JWKS), and a token with an unknown kid\n\
+         makes the server fetch the JWKS again; then the old key's token:\n  GET /resource: {}",
+        outcome(&setup.resource(&old).await?),
     );
     Ok(out)
 }

@@ -48,7 +48,7 @@ pub async fn start(
     let Ok(Query(query)) = query else {
         return error_page("The authorization request is malformed.");
     };
-    lock(&state.stats).authorize.push(AuthorizeSeen {
+    lock(&state.stats).record_authorize(AuthorizeSeen {
         client_id: query.client_id.clone().unwrap_or_default(),
         code_challenge_method: query.code_challenge_method.clone(),
         has_code_challenge: query.code_challenge.is_some(),

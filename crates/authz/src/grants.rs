@@ -81,6 +81,10 @@ pub struct Grants {
     /// usable tokens (a real server stores them this way in its database).
     refresh_tokens: HashMap<String, RefreshToken>,
     families: HashMap<String, Family>,
+    /// Redeemed codes (by SHA-256) and the family their tokens started, for
+    /// as long as a code could have lived: a code presented again was
+    /// intercepted, so what it bought is revoked (OAuth 2.1 §4.1.3).
+    redeemed: HashMap<String, (String, Instant)>,
 }
 
 fn fingerprint(token: &str) -> String {
@@ -126,14 +130,22 @@ impl Grants {
 
     /// The code's grant, removed: a code works once, even when the attempt
     /// that presents it fails (a wrong verifier may be an attacker's).
+    ///
+    /// A code that was already redeemed revokes the refresh tokens its
+    /// first redemption started.
     pub fn redeem_code(&mut self, code: &str) -> Option<IssuedCode> {
-        self.codes
-            .remove(code)
-            .filter(|code| Instant::now() < code.expires_at)
+        let now = Instant::now();
+        self.redeemed.retain(|_, (_, forget_at)| now < *forget_at);
+        if let Some((family, _)) = self.redeemed.remove(&fingerprint(code)) {
+            tracing::warn!("an authorization code was presented again: its tokens are revoked");
+            self.revoke_family(&family);
+            return None;
+        }
+        self.codes.remove(code).filter(|code| now < code.expires_at)
     }
 
-    /// The first refresh token of a new family.
-    pub fn start_family(&mut self, grant: Grant) -> String {
+    /// The first refresh token of a new family, bought with `code`.
+    pub fn start_family(&mut self, code: &str, grant: Grant) -> String {
         let family = random_token();
         self.families.insert(
             family.clone(),
@@ -141,6 +153,10 @@ impl Grants {
                 grant,
                 revoked: false,
             },
+        );
+        self.redeemed.insert(
+            fingerprint(code),
+            (family.clone(), Instant::now() + CODE_TTL),
         );
         self.add_refresh_token(family)
     }

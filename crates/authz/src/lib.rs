@@ -76,6 +76,10 @@ pub struct Config {
     /// The keys to start with; default: fresh ones. Servers given the same
     /// keys publish the same JWKS (the checks share one set to start fast).
     pub starting_keys: Option<StartingKeys>,
+    /// How long `/jwks` takes to answer (a test hook; default none): a slow
+    /// authorization server, so that requests arriving together meet a
+    /// fetch that is still under way.
+    pub jwks_delay: Duration,
 }
 
 impl Default for Config {
@@ -88,6 +92,7 @@ impl Default for Config {
             grace: Duration::from_secs(10 * 60),
             admin: false,
             starting_keys: None,
+            jwks_delay: Duration::ZERO,
         }
     }
 }
@@ -133,6 +138,7 @@ struct AppState {
     issuer: String,
     approve_as: Option<&'static User>,
     access_ttl: Duration,
+    jwks_delay: Duration,
     keys: Mutex<KeyRing>,
     grants: Mutex<Grants>,
     stats: Mutex<Stats>,
@@ -204,6 +210,7 @@ pub async fn start(addr: &str, config: Config) -> anyhow::Result<Running> {
         issuer,
         approve_as,
         access_ttl: config.access_ttl,
+        jwks_delay: config.jwks_delay,
         keys: Mutex::new(keys),
         grants: Mutex::new(Grants::default()),
         stats: Mutex::new(Stats::default()),

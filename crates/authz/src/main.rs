@@ -88,6 +88,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         grace,
         admin,
         starting_keys: None,
+        jwks_delay: Duration::ZERO,
     };
     let running = authz::start(&addr, config).await?;
     // The kit's harness reads this line, first on stdout, to find the port.

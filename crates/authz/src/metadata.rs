@@ -38,6 +38,7 @@ pub async fn metadata(State(state): State<Arc<AppState>>) -> Json<Value> {
 /// resource server refetches them.
 pub async fn jwks(State(state): State<Arc<AppState>>) -> Json<JwkSet> {
     lock(&state.stats).jwks_fetches += 1;
+    tokio::time::sleep(state.jwks_delay).await;
     Json(lock(&state.keys).jwks())
 }
 

@@ -8,10 +8,31 @@ use serde::Serialize;
 pub struct Stats {
     /// `GET /jwks` requests.
     pub jwks_fetches: u64,
-    /// Every `GET /authorize`, in order.
+    /// The last 1000 `GET /authorize`, in order.
     pub authorize: Vec<AuthorizeSeen>,
-    /// Every `POST /token`, in order.
+    /// The last 1000 `POST /token`, in order.
     pub token: Vec<TokenSeen>,
+}
+
+/// How many requests of each kind are kept: the newest, so that a server
+/// left running does not grow without end.
+const KEPT: usize = 1000;
+
+impl Stats {
+    pub(crate) fn record_authorize(&mut self, seen: AuthorizeSeen) {
+        keep_newest(&mut self.authorize, seen);
+    }
+
+    pub(crate) fn record_token(&mut self, seen: TokenSeen) {
+        keep_newest(&mut self.token, seen);
+    }
+}
+
+fn keep_newest<T>(list: &mut Vec<T>, item: T) {
+    if list.len() >= KEPT {
+        list.remove(0);
+    }
+    list.push(item);
 }
 
 #[derive(Debug, Clone, Serialize)]

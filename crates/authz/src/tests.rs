@@ -247,6 +247,23 @@ async fn code_with_pkce_gives_a_token_for_the_resource() {
 }
 
 #[tokio::test]
+async fn a_code_presented_again_revokes_what_it_bought() {
+    let running = approving_server().await;
+    let code = code_for(&running, &[]).await;
+    let (_, body) = post_token(&running, &code_form(&code, VERIFIER)).await;
+    let refresh = body["refresh_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    // The code again: someone intercepted it. Refused, and the refresh
+    // token the first redemption got is revoked with it.
+    let (_, body) = post_token(&running, &code_form(&code, VERIFIER)).await;
+    assert_eq!(body["error"], "invalid_grant");
+    let (_, body) = post_token(&running, &refresh_form(&refresh)).await;
+    assert_eq!(body["error"], "invalid_grant", "the family is revoked");
+}
+
+#[tokio::test]
 async fn es256_signs_when_asked() {
     let running = server(Config {
         approve_as: Some("alex.admin".to_owned()),

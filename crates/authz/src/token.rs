@@ -98,7 +98,7 @@ pub async fn token(
     };
     let result = respond(&state, &headers, &form, &mut seen);
     seen.ok = result.is_ok();
-    lock(&state.stats).token.push(seen);
+    lock(&state.stats).record_token(seen);
     match result {
         Ok(body) => (StatusCode::OK, no_store(), Json(body)).into_response(),
         Err(e) => {
@@ -209,7 +209,7 @@ fn redeem_code(
         }
         Some(_) => {}
     }
-    let refresh_token = lock(&state.grants).start_family(issued.grant.clone());
+    let refresh_token = lock(&state.grants).start_family(code, issued.grant.clone());
     issue(state, &issued.grant, Some(refresh_token))
 }
 
