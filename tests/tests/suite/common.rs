@@ -29,8 +29,15 @@ pub fn binary(package: &str) -> PathBuf {
     path
 }
 
+/// `package`'s binary, built if needed, as the checks run it.
+///
+/// Its servers get 30 s to start instead of a student's 10: the suite runs
+/// labs side by side with the planted mistakes' builds on two cores, and
+/// it judges behaviour, not start-up speed.
 pub fn lab_binary(package: &str) -> LabBinary {
-    LabBinary::new(binary(package))
+    let mut bin = LabBinary::new(binary(package));
+    bin.start_timeout = std::time::Duration::from_secs(30);
+    bin
 }
 
 /// Runs every check of `lab` against its solution and asserts each
