@@ -8,7 +8,8 @@
 //!   `/.well-known/openid-configuration`, public keys at `/jwks`;
 //! - `/authorize`: the authorization code flow with PKCE S256 only
 //!   (`authorize.rs`), a login form or, headless, `approve_as` a demo user;
-//! - `/token` (`token.rs`): the code (once, with its verifier), refresh
+//! - `/token` (`token.rs`): the code (once, with its verifier; presented
+//!   again, it revokes the refresh tokens it bought), refresh
 //!   tokens (rotated; a reused one revokes its whole family), client
 //!   credentials; `resource` (RFC 8707) is required and becomes `aud`;
 //! - access tokens are JWTs (RFC 9068, `typ: at+jwt`) signed RS256 or ES256,
