@@ -176,17 +176,19 @@ pub fn take(root: &Path, lab: &Lab, lab_dir: &Path, layout: Layout) -> Taken {
     }
     let manifest = lab_dir.join("Cargo.toml");
     if fs::symlink_metadata(&manifest).is_ok_and(|meta| meta.is_file()) {
+        // Unparsable manifests pass the checks below: cargo reports them.
+        let submitted = read_manifest(&manifest);
         if same_text(&manifest, &starter.join("Cargo.toml")) {
             taken.manifest = Some(manifest);
-        } else if let Some(outside) = reaches_outside(&manifest) {
+        } else if let Some(outside) = submitted.as_ref().and_then(reaches_outside) {
             taken.notes.push(format!(
                 "`Cargo.toml` points outside the lab folder ({outside}): the starter's was used"
             ));
-        } else if let Some(what) = build_time_code(&manifest) {
+        } else if let Some(what) = submitted.as_ref().and_then(build_time_code) {
             taken.notes.push(format!(
                 "`Cargo.toml` asks to run {what} at build time, which would run with the grader's rights: the starter's was used"
             ));
-        } else if let added = added_dependencies(&manifest, &starter.join("Cargo.toml"))
+        } else if let added = added_dependencies(submitted.as_ref(), &starter.join("Cargo.toml"))
             && !added.is_empty()
         {
             taken.notes.push(format!(
@@ -223,8 +225,8 @@ pub fn take(root: &Path, lab: &Lab, lab_dir: &Path, layout: Layout) -> Taken {
 /// The first setting of a submitted manifest that reaches outside the lab
 /// folder: a target `path` or `build` script elsewhere (say, the
 /// instructor's solution five folders up), a path dependency that climbs
-/// out, or a `[patch]`. Unparsable manifests pass: cargo reports them.
-fn reaches_outside(manifest: &Path) -> Option<String> {
+/// out, or a `[patch]`.
+fn reaches_outside(table: &toml::Table) -> Option<String> {
     fn escapes(path: &str) -> bool {
         let path = Path::new(path);
         path.is_absolute()
@@ -244,8 +246,6 @@ fn reaches_outside(manifest: &Path) -> Option<String> {
             _ => None,
         }
     }
-    let text = fs::read_to_string(manifest).ok()?;
-    let table: toml::Table = toml::from_str(&text).ok()?;
     if let Some(section) = ["patch", "replace"]
         .into_iter()
         .find(|s| table.contains_key(*s))
@@ -259,8 +259,7 @@ fn reaches_outside(manifest: &Path) -> Option<String> {
 /// (`build = "src/auth.rs"` turns a student file into one) or the lab as a
 /// procedural macro. Builds run as the grader's user, root on Gradescope,
 /// so a submission gets neither; the kit's labs have none.
-fn build_time_code(manifest: &Path) -> Option<&'static str> {
-    let table: toml::Table = toml::from_str(&fs::read_to_string(manifest).ok()?).ok()?;
+fn build_time_code(table: &toml::Table) -> Option<&'static str> {
     let build = table
         .get("package")
         .and_then(|package| package.get("build"));
@@ -278,15 +277,9 @@ fn build_time_code(manifest: &Path) -> Option<&'static str> {
 /// `[dependencies]`, `[dev-dependencies]` or `[build-dependencies]` table
 /// (target-specific ones included). Unparsable manifests add nothing:
 /// cargo reports them.
-fn added_dependencies(manifest: &Path, starter: &Path) -> Vec<String> {
-    fn names(path: &Path) -> Vec<String> {
-        let Some(table) = fs::read_to_string(path)
-            .ok()
-            .and_then(|text| toml::from_str::<toml::Table>(&text).ok())
-        else {
-            return Vec::new();
-        };
-        let tables = std::iter::once(&table).chain(
+fn added_dependencies(manifest: Option<&toml::Table>, starter: &Path) -> Vec<String> {
+    fn names(table: &toml::Table) -> Vec<String> {
+        let tables = std::iter::once(table).chain(
             table
                 .get("target")
                 .and_then(toml::Value::as_table)
@@ -305,11 +298,22 @@ fn added_dependencies(manifest: &Path, starter: &Path) -> Vec<String> {
         names.dedup();
         names
     }
-    let known = names(starter);
+    let Some(manifest) = manifest else {
+        return Vec::new();
+    };
+    let known = read_manifest(starter)
+        .as_ref()
+        .map(names)
+        .unwrap_or_default();
     names(manifest)
         .into_iter()
         .filter(|name| !known.contains(name))
         .collect()
+}
+
+/// A `Cargo.toml`, parsed; `None` when it cannot be read or parsed.
+fn read_manifest(path: &Path) -> Option<toml::Table> {
+    toml::from_str(&fs::read_to_string(path).ok()?).ok()
 }
 
 /// The kit's own files that grading always takes from the instructor.
