@@ -23,7 +23,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
 use crate::{
-    CheckFn, LabBinary, checks,
+    CheckFn, LabBinary, api, checks,
     harness::RunningServer,
     http::{self, Reply},
     mcp, redact,
@@ -479,17 +479,12 @@ async fn an_unknown_kid_flood_costs_at_most_one_fetch_per_interval(
     let mut answers = Vec::new();
     // Most of the flood at once: requests that arrive during a fetch wait
     // for it rather than start their own...
-    let url = setup.server.url("/resource");
-    let mut requests = Vec::new();
-    for i in 1..=AT_ONCE {
-        let (url, bearer) = (url.clone(), format!("Bearer {}", unknown(i)?));
-        requests.push(tokio::spawn(async move {
-            http::send(Method::GET, &url, &[("authorization", &bearer)], None).await
-        }));
-    }
-    for request in requests {
-        answers.push(outcome(&request.await.context("a request panicked")??));
-    }
+    let at_once = (1..=AT_ONCE)
+        .map(unknown)
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let replies =
+        futures::future::try_join_all(at_once.iter().map(|token| setup.resource(token))).await?;
+    answers.extend(replies.iter().map(outcome));
     // ...and the rest one after another: within the interval, none
     // of them fetches again.
     for i in AT_ONCE + 1..=FLOOD {
@@ -796,14 +791,7 @@ impl Setup {
 
     /// `GET /resource` with `token`.
     async fn resource(&self, token: &str) -> anyhow::Result<Reply> {
-        let bearer = format!("Bearer {token}");
-        http::send(
-            Method::GET,
-            &self.server.url("/resource"),
-            &[("authorization", &bearer)],
-            None,
-        )
-        .await
+        api::get_with(&self.server, "/resource", token).await
     }
 
     /// An MCP session with `token`: the tools it lists and `whoami`.
