@@ -1,9 +1,12 @@
 //! Helpers shared by the suite's modules.
 
-use std::{collections::HashMap, path::PathBuf, sync::Mutex};
+use std::{collections::HashMap, path::PathBuf, sync::Mutex, time::Duration};
 
 use checks::{LabBinary, runner};
-use labs_meta::{Catalog, Lab, report::Event};
+use labs_meta::{
+    Catalog, Lab,
+    report::{CheckResult, Event},
+};
 
 /// The catalogue, as the runner reads it.
 pub fn catalog() -> Catalog {
@@ -36,7 +39,7 @@ pub fn binary(package: &str) -> PathBuf {
 /// it judges behaviour, not start-up speed.
 pub fn lab_binary(package: &str) -> LabBinary {
     let mut bin = LabBinary::new(binary(package));
-    bin.start_timeout = std::time::Duration::from_secs(30);
+    bin.start_timeout = Duration::from_secs(30);
     bin
 }
 
@@ -63,9 +66,14 @@ pub async fn assert_solution_matches_snapshots(lab: String) {
         .await;
 }
 
+/// A check's deadline in the suite, twice a student's: under the planted
+/// mistakes' builds, a starter check that takes a second alone failed once
+/// in CI, most likely on the 30 s deadline. A stuck handler still fails.
+const SUITE_CHECK_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Runs `lab`'s checks through the runner against `package` and returns the
-/// ids of the failed ones, in order. Panics when the server never started.
-pub async fn failed_checks(lab: &str, package: &str) -> Vec<String> {
+/// failed ones, in order. Panics when the server never started.
+pub async fn failed_checks(lab: &str, package: &str) -> Vec<CheckResult> {
     let bin = lab_binary(package);
     let ids: Vec<String> = catalog()
         .lab(lab)
@@ -75,11 +83,11 @@ pub async fn failed_checks(lab: &str, package: &str) -> Vec<String> {
         .map(|c| c.id.clone())
         .collect();
     let mut failed = Vec::new();
-    runner::run(lab, &bin, &ids, |event| match event {
+    runner::run_with(lab, &bin, &ids, SUITE_CHECK_TIMEOUT, |event| match event {
         Event::NeverListened { reason, output } => {
             panic!("{package} never listened: {reason}\n{output}")
         }
-        Event::Check(result) if !result.passed() => failed.push(result.id),
+        Event::Check(result) if !result.passed() => failed.push(result),
         Event::Check(_) => {}
     })
     .await;
@@ -96,7 +104,8 @@ pub async fn failed_checks(lab: &str, package: &str) -> Vec<String> {
 /// own CI, as for insta) a difference always fails.
 pub async fn assert_starter_fails(lab: &Lab) {
     let expected = &lab.starter_fails;
-    let failed = failed_checks(&lab.id, &lab.package(false)).await;
+    let results = failed_checks(&lab.id, &lab.package(false)).await;
+    let failed = ids(&results);
     if failed == *expected {
         return;
     }
@@ -110,9 +119,36 @@ pub async fn assert_starter_fails(lab: &Lab) {
         );
         return;
     }
+    let unexpected: Vec<&CheckResult> = results
+        .iter()
+        .filter(|result| !expected.contains(&result.id))
+        .collect();
     assert_eq!(
-        failed, *expected,
-        "the untouched starter of {} fails other checks than labs.toml's starter_fails",
-        lab.id
+        failed,
+        *expected,
+        "the untouched starter of {} fails other checks than labs.toml's starter_fails; the unexpected ones:\n{}",
+        lab.id,
+        explain(&unexpected)
     );
+}
+
+/// The ids of `results`, in order.
+pub fn ids(results: &[CheckResult]) -> Vec<String> {
+    results.iter().map(|result| result.id.clone()).collect()
+}
+
+/// Why each of `results` failed, with the programs' own words, for an
+/// assertion message that tells a CI failure's cause without a rerun.
+pub fn explain(results: &[&CheckResult]) -> String {
+    results
+        .iter()
+        .map(|result| {
+            format!(
+                "{}: {:#?}\n{}",
+                result.id,
+                result.verdict,
+                result.output.as_deref().unwrap_or("")
+            )
+        })
+        .collect()
 }
