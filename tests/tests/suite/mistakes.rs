@@ -137,7 +137,9 @@ fn assert_planted_mistakes_fail_first(lab: &str) {
         class.path().display().to_string(),
         out.path().display().to_string(),
     );
-    // Checks that time out fail anyway; the limit only bounds a hang.
+    // Generous limits: these grades run beside the suite's other labs on two
+    // cores, and a check or start that runs out of time first would hide the
+    // planted mistake. They only bound a hang.
     let (code, output) = grading::xtask(&[
         "grade",
         &class_dir,
@@ -145,8 +147,12 @@ fn assert_planted_mistakes_fail_first(lab: &str) {
         lab,
         "--out",
         &out_dir,
+        "--timeout",
+        "300",
         "--check-timeout",
-        "20",
+        "60",
+        "--start-timeout",
+        "30",
     ]);
     assert_eq!(code, 0, "{output}");
     assert_eq!(
