@@ -46,10 +46,10 @@ enum Command {
         #[arg(long, default_value = "RS256")]
         alg: Alg,
         /// How long an access token lives: `90s`, `5m`, `1h`, `7d` or seconds.
-        #[arg(long, default_value = "5m", value_parser = parse_duration)]
+        #[arg(long, default_value = "5m", value_parser = shop::duration::parse)]
         access_ttl: Duration,
         /// How long a rotated-out key stays in /jwks.
-        #[arg(long, default_value = "10m", value_parser = parse_duration)]
+        #[arg(long, default_value = "10m", value_parser = shop::duration::parse)]
         grace: Duration,
         /// Also serve the teaching and test hooks POST /admin/rotate (new
         /// signing key) and GET /admin/stats (what the server has seen).
@@ -96,27 +96,4 @@ async fn run(command: Command) -> anyhow::Result<()> {
     tokio::signal::ctrl_c().await?;
     running.stop().await;
     Ok(())
-}
-
-/// `90s`, `15m`, `1h`, `7d`, or a bare number of seconds.
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
-        Some(at) => text.split_at(at),
-        None => (text, "s"),
-    };
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration like 90s, 15m, 1h or 7d"))?;
-    let seconds = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 60 * 60,
-        "d" => 24 * 60 * 60,
-        _ => return Err(format!("unknown unit `{unit}`: use s, m, h or d")),
-    };
-    number
-        .checked_mul(seconds)
-        .map(Duration::from_secs)
-        .ok_or_else(|| format!("`{text}` is too long"))
 }

@@ -8,11 +8,13 @@
 //!   shutdown on SIGINT/SIGTERM.
 //! - [`client`]: the demo client session every lab's `client` prints.
 //! - [`url`]: what every client's `--url` accepts.
+//! - [`duration`]: what every `--ttl`-like flag accepts.
 //!
 //! The labs add authentication and authorization around these pieces; the
 //! pieces themselves stay the same from lab 1 to lab 5.
 
 pub mod client;
+pub mod duration;
 pub mod serve;
 pub mod tools;
 pub mod url;

@@ -56,7 +56,7 @@ enum Command {
         #[arg(long)]
         admin: bool,
         /// How long the token is valid: `90s`, `15m`, `1h`, `7d` or seconds.
-        #[arg(long, default_value = "1h", value_parser = parse_ttl)]
+        #[arg(long, default_value = "1h", value_parser = shop::duration::parse)]
         ttl: Duration,
     },
     /// Check a token; print its claims, or why it is refused.
@@ -109,30 +109,4 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
         },
     }
-}
-
-/// `90s`, `15m`, `1h`, `7d`, or a bare number of seconds.
-fn parse_ttl(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
-        Some(at) => text.split_at(at),
-        None => (text, "s"),
-    };
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration like 90s, 15m, 1h or 7d"))?;
-    let seconds = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 60 * 60,
-        "d" => 24 * 60 * 60,
-        _ => return Err(format!("unknown unit `{unit}`: use s, m, h or d")),
-    };
-    if number == 0 {
-        return Err("a token must live longer than 0 s".to_owned());
-    }
-    number
-        .checked_mul(seconds)
-        .map(Duration::from_secs)
-        .ok_or_else(|| format!("`{text}` is too long"))
 }

@@ -75,10 +75,10 @@ enum Command {
         upstream_url: Option<ServerUrl>,
         /// How long an access token lives: `90s`, `5m`, `1h`… Short, because
         /// it cannot be revoked; the refresh token replaces it.
-        #[arg(long, default_value = "5m", value_parser = parse_ttl)]
+        #[arg(long, default_value = "5m", value_parser = shop::duration::parse)]
         access_ttl: Duration,
         /// How long a refresh token lives, if it is not used or revoked first.
-        #[arg(long, default_value = "14d", value_parser = parse_ttl)]
+        #[arg(long, default_value = "14d", value_parser = shop::duration::parse)]
         refresh_ttl: Duration,
         /// The SQLite file for refresh tokens; `:memory:` keeps them in
         /// memory, gone when the server stops.
@@ -97,7 +97,7 @@ enum Command {
         /// Wait this long after logging in, before connecting. With a
         /// short `--access-ttl` on the server, wait past it plus the
         /// server's 30 s leeway to watch the client refresh.
-        #[arg(long, value_parser = parse_ttl)]
+        #[arg(long, value_parser = shop::duration::parse)]
         wait: Option<Duration>,
     },
     /// Print a signed token for a user.
@@ -113,7 +113,7 @@ enum Command {
         #[arg(long = "permission", value_delimiter = ',')]
         permissions: Vec<String>,
         /// How long the token is valid: `90s`, `15m`, `1h`, `7d` or seconds.
-        #[arg(long, default_value = "1h", value_parser = parse_ttl)]
+        #[arg(long, default_value = "1h", value_parser = shop::duration::parse)]
         ttl: Duration,
         /// The server the token is for (its `iss` and `aud`).
         #[arg(long, default_value = "http://127.0.0.1:3000", value_parser = ServerUrl::parse)]
@@ -214,31 +214,4 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-/// `500ms`, `90s`, `15m`, `1h`, `7d`, or a bare number of seconds.
-fn parse_ttl(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
-        Some(at) => text.split_at(at),
-        None => (text, "s"),
-    };
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration like 90s, 15m, 1h or 7d"))?;
-    let millis = match unit {
-        "ms" => 1,
-        "s" => 1000,
-        "m" => 60 * 1000,
-        "h" => 60 * 60 * 1000,
-        "d" => 24 * 60 * 60 * 1000,
-        _ => return Err(format!("unknown unit `{unit}`: use ms, s, m, h or d")),
-    };
-    if number == 0 {
-        return Err("a token must live longer than 0 s".to_owned());
-    }
-    number
-        .checked_mul(millis)
-        .map(Duration::from_millis)
-        .ok_or_else(|| format!("`{text}` is too long"))
 }

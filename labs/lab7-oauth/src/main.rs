@@ -94,7 +94,7 @@ enum Command {
         upstream_url: Option<ServerUrl>,
         /// A token signed with a key id this server does not know makes it
         /// fetch the issuer's keys again, at most this often: `10s`, `1m`…
-        #[arg(long, default_value = "10s", value_parser = parse_duration)]
+        #[arg(long, default_value = "10s", value_parser = shop::duration::parse)]
         jwks_refetch_interval: Duration,
     },
     /// Get a token with OAuth 2.1 (authorization code + PKCE), then call the shop's tools.
@@ -236,31 +236,4 @@ fn parse_call(text: &str) -> Result<ToolCall, String> {
         return Err("a tool name is needed, e.g. --call list_orders".to_owned());
     }
     Ok(ToolCall::new(name, arguments))
-}
-
-/// `500ms`, `90s`, `15m`, `1h`, `7d`, or a bare number of seconds.
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
-        Some(at) => text.split_at(at),
-        None => (text, "s"),
-    };
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration like 90s, 15m, 1h or 7d"))?;
-    let millis = match unit {
-        "ms" => 1,
-        "s" => 1000,
-        "m" => 60 * 1000,
-        "h" => 60 * 60 * 1000,
-        "d" => 24 * 60 * 60 * 1000,
-        _ => return Err(format!("unknown unit `{unit}`: use ms, s, m, h or d")),
-    };
-    if number == 0 {
-        return Err("a duration must be longer than 0 s".to_owned());
-    }
-    number
-        .checked_mul(millis)
-        .map(Duration::from_millis)
-        .ok_or_else(|| format!("`{text}` is too long"))
 }
