@@ -86,6 +86,9 @@ pub struct LabGrade {
     pub verdict: Assessment,
     /// Files ignored, manifest changes: what the student should know.
     pub notes: Vec<String>,
+    /// The student's changed kit files ([`Student::tampered`]): the
+    /// feedback of every lab names them, the summary once per student.
+    pub ignored_kit_files: Vec<String>,
     /// The student files were the starter's (or missing): the summary
     /// gives such a lab one line.
     pub untouched: bool,
@@ -249,6 +252,7 @@ struct Job<'a> {
     student: String,
     bin: PathBuf,
     notes: Vec<String>,
+    ignored_kit_files: Vec<String>,
     untouched: bool,
     build_secs: f64,
 }
@@ -412,12 +416,6 @@ impl Grader {
         index: usize,
     ) -> Next<'a> {
         let mut taken = overlay::take(&self.root, lab, &lab_dir, layout);
-        if !student.tampered.is_empty() {
-            taken.notes.push(format!(
-                "{TAMPER_NOTE}: {}",
-                overlay::list(&student.tampered)
-            ));
-        }
         // Unique to this checkout (its workspace is locked) and submission.
         let mark = format!("build {} {index}", self.bins.join(&lab.id).display());
         let started = Instant::now();
@@ -464,6 +462,7 @@ impl Grader {
                         student: student.name.clone(),
                         bin,
                         notes: taken.notes.clone(),
+                        ignored_kit_files: student.tampered.clone(),
                         untouched: taken.untouched,
                         build_secs,
                     }),
@@ -503,6 +502,7 @@ impl Grader {
             lab: job.lab.id.clone(),
             verdict,
             notes,
+            ignored_kit_files: job.ignored_kit_files,
             untouched: job.untouched,
             build_secs: job.build_secs,
             check_secs: started.elapsed().as_secs_f64(),
@@ -578,6 +578,7 @@ fn grade(student: &Student, lab: &Lab, verdict: Assessment) -> LabGrade {
         lab: lab.id.clone(),
         verdict,
         notes: Vec::new(),
+        ignored_kit_files: student.tampered.clone(),
         untouched: false,
         build_secs: 0.0,
         check_secs: 0.0,

@@ -187,13 +187,29 @@ pub fn feedback(lab: &Lab, grade: &LabGrade) -> String {
     };
     let scores = scores(lab, grade);
     let _ = writeln!(out, "\nPoints: {}/{}", total(&scores), lab.total_points());
-    if !grade.notes.is_empty() {
+    let notes = notes(grade);
+    if !notes.is_empty() {
         out.push_str("\nNotes from the grader:\n");
-        for note in &grade.notes {
+        for note in &notes {
             let _ = writeln!(out, "  - {note}");
         }
     }
     out
+}
+
+/// Every note on one lab's grade, the ignored kit files first.
+fn notes(grade: &LabGrade) -> Vec<String> {
+    let ignored = (!grade.ignored_kit_files.is_empty()).then(|| {
+        format!(
+            "{}: {}",
+            grader::TAMPER_NOTE,
+            overlay::list(&grade.ignored_kit_files)
+        )
+    });
+    ignored
+        .into_iter()
+        .chain(grade.notes.iter().cloned())
+        .collect()
 }
 
 /// `students/<student>/<lab>/{feedback.txt,results.json}`.
@@ -426,11 +442,8 @@ fn lab_lines(lab: &Lab, student: &Student, grade: &LabGrade) -> String {
             }
         }
     }
-    for note in grade
-        .notes
-        .iter()
-        .filter(|note| !note.starts_with(grader::TAMPER_NOTE))
-    {
+    // The ignored kit files are in the student's section, once.
+    for note in &grade.notes {
         let _ = writeln!(out, "- **{}** note: {note}", lab.id);
     }
     out
@@ -562,7 +575,7 @@ fn lab_json(lab: &Lab, grade: &LabGrade) -> serde_json::Value {
         "max_points": lab.total_points(),
         "status": Status::of(grade).as_str(),
         "reason": reason,
-        "notes": grade.notes,
+        "notes": notes(grade),
         "build_seconds": round(grade.build_secs),
         "check_seconds": round(grade.check_secs),
         "checks": checks,
