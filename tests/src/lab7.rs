@@ -665,7 +665,16 @@ async fn client_rotates_the_refresh_token_when_the_access_token_expires(
         "--call",
         "list_orders={}",
     ];
-    let run = ClientRun::start(lab, "jane.doe", Expiry::AfterOneCall, &calls).await?;
+    // Its most talkative, rmcp's logs included: a credential must not
+    // show up at any level.
+    let run = ClientRun::start_with(
+        lab,
+        "jane.doe",
+        Expiry::AfterOneCall,
+        &calls,
+        &[("RUST_LOG", "trace")],
+    )
+    .await?;
     let stats = run.issuer.stats();
     let mut out = format!(
         "each access token serves one tools/call, then the server answers 401 invalid_token as if it had expired\n{}",
@@ -686,15 +695,22 @@ async fn client_rotates_the_refresh_token_when_the_access_token_expires(
         );
     }
     let printed = format!("{}{}", run.client.stdout, run.client.stderr);
-    let leaked = run
+    let sent = run
         .resource
         .tokens()
         .iter()
         .any(|token| printed.contains(token.as_str()));
+    // Codes and refresh tokens are opaque: any base64url word of the
+    // output that the authorization server says it issued.
+    let got = printed
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        .any(|word| word.len() >= 20 && run.issuer.issued(word));
     let _ = write!(
         out,
-        "the client printed an access token it sent: {}",
-        yes(leaked)
+        "with RUST_LOG=trace, the client printed an access token it sent: {}\n\
+         an authorization code or a refresh token it got: {}",
+        yes(sent),
+        yes(got)
     );
     Ok(out)
 }
@@ -817,16 +833,27 @@ impl ClientRun {
         expiry: Expiry,
         args: &[&str],
     ) -> anyhow::Result<ClientRun> {
+        ClientRun::start_with(lab, user, expiry, args, &[]).await
+    }
+
+    /// [`ClientRun::start`], the client with exactly `env`.
+    async fn start_with(
+        lab: &LabBinary,
+        user: &str,
+        expiry: Expiry,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<ClientRun> {
         let config = authz::Config {
             approve_as: Some(user.to_owned()),
             ..authz::Config::default()
         };
         let issuer = crate::start_issuer(config).await?;
         let resource = ResourceServer::start(issuer.issuer(), expiry).await?;
-        let mut all = vec!["--headless"];
+        let mut all = vec!["client", "--headless"];
         all.extend_from_slice(args);
         all.push(&resource.mcp_url);
-        let client = lab.run_client(&all).await?;
+        let client = lab.run(&all, env).await?;
         Ok(ClientRun {
             issuer,
             resource,

@@ -194,6 +194,16 @@ impl Grants {
         }
     }
 
+    /// Whether `candidate` is a code or refresh token issued here: a code
+    /// still waiting or redeemed (within its lifetime), a refresh token in
+    /// any state.
+    pub fn issued(&self, candidate: &str) -> bool {
+        let print = fingerprint(candidate);
+        self.codes.contains_key(candidate)
+            || self.redeemed.contains_key(&print)
+            || self.refresh_tokens.contains_key(&print)
+    }
+
     fn add_refresh_token(&mut self, family: String) -> String {
         let token = random_token();
         self.refresh_tokens.insert(

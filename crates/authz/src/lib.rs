@@ -284,6 +284,13 @@ impl Running {
         lock(&self.state.stats).clone()
     }
 
+    /// Whether `candidate` is an authorization code or a refresh token this
+    /// server issued (live, spent or redeemed), so that a test can look
+    /// for them in a client's output without the server keeping a copy.
+    pub fn issued(&self, candidate: &str) -> bool {
+        lock(&self.state.grants).issued(candidate)
+    }
+
     /// A new signing key (same algorithm, new kid); the old one stays in
     /// the JWKS for the grace period. Returns the new kid. Generates the
     /// key on the calling thread (RSA: a fraction of a second).

@@ -427,6 +427,24 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_family() {
 }
 
 #[tokio::test]
+async fn knows_the_codes_and_refresh_tokens_it_issued() {
+    let running = approving_server().await;
+    let code = code_for(&running, &[]).await;
+    assert!(running.issued(&code), "a code not yet redeemed");
+    let (_, body) = post_token(&running, &code_form(&code, VERIFIER)).await;
+    let refresh = body["refresh_token"].as_str().unwrap_or_default();
+    assert!(running.issued(&code), "a redeemed code");
+    assert!(running.issued(refresh));
+    let access = body["access_token"].as_str().unwrap_or_default();
+    for other in [access, "", VERIFIER, &code[1..]] {
+        assert!(
+            !running.issued(other),
+            "{other:?} is not a code or refresh token"
+        );
+    }
+}
+
+#[tokio::test]
 async fn client_credentials_with_basic_or_post() {
     let running = approving_server().await;
     let token_url = format!("{}/token", running.issuer());

@@ -12,9 +12,18 @@ use rmcp::{
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tracing_subscriber::{
+    EnvFilter,
+    filter::{FilterExt as _, filter_fn},
+    layer::{Layer as _, SubscriberExt as _},
+    util::SubscriberInitExt as _,
+};
 
 /// Cancelled when the process is asked to stop; open MCP streams end with it.
 static SHUTDOWN: LazyLock<CancellationToken> = LazyLock::new(CancellationToken::new);
+
+/// The SDK's OAuth module, whose DEBUG lines [`init_tracing`] drops.
+const SDK_AUTH: &str = "rmcp::transport::auth";
 
 /// How long open connections get to finish after SIGINT/SIGTERM (Ctrl-C).
 const GRACE: Duration = Duration::from_secs(3);
@@ -23,15 +32,20 @@ const GRACE: Duration = Duration::from_secs(3);
 /// `RUST_LOG` tunes them. By default only warnings show, and none from the
 /// SDK itself: its client logs every refused request as an ERROR, which the
 /// lab clients already explain in one line.
+///
+/// Whatever `RUST_LOG` says, the SDK's OAuth module logs at most INFO: at
+/// DEBUG rmcp 3.11 prints the authorization code it is about to exchange.
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,rmcp=off"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let env = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,rmcp=off"));
+    let no_sdk_auth_debug = filter_fn(|meta| {
+        !(meta.target().starts_with(SDK_AUTH) && *meta.level() > tracing::Level::INFO)
+    });
+    let logs = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
-        .init();
+        .with_filter(env.and(no_sdk_auth_debug));
+    tracing_subscriber::registry().with(logs).init();
 }
 
 /// The MCP endpoint as a tower service, ready for `Router::nest_service("/mcp", …)`.
