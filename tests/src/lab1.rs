@@ -41,7 +41,27 @@ async fn rejects_missing_authorization_with_401(lab: &LabBinary) -> anyhow::Resu
 async fn rejects_a_wrong_secret_with_403(lab: &LabBinary) -> anyhow::Result<String> {
     let server = lab.start_server().await?;
     let reply = http::post_initialize(&server.url("/mcp"), Some("Bearer not-the-secret")).await?;
-    Ok(reply.render(&[]))
+    let mut out = reply.render(&[]);
+    // Near misses: what a comparison other than exact equality lets in
+    // (lower-casing the whole header, starts_with, ends_with, contains).
+    out.push_str("\n\nnear misses of the secret:\n");
+    let near_misses = [
+        ("in upper case", DEMO_SECRET.to_uppercase()),
+        ("with more after it", format!("{DEMO_SECRET}-and-more")),
+        ("with more before it", format!("x{DEMO_SECRET}")),
+        ("cut short by one character", {
+            let mut short = DEMO_SECRET.to_owned();
+            short.pop();
+            short
+        }),
+        ("empty (`Bearer ` and nothing)", String::new()),
+    ];
+    for (label, token) in near_misses {
+        let reply =
+            http::post_initialize(&server.url("/mcp"), Some(&format!("Bearer {token}"))).await?;
+        out.push_str(&format!("  {label}: {}\n", reply.status));
+    }
+    Ok(out)
 }
 
 async fn rejects_other_schemes_with_403(lab: &LabBinary) -> anyhow::Result<String> {
