@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::{
     CheckFn, LabBinary,
-    api::{self, READER},
+    api::{self, ADMIN, READER},
     checks,
     harness::{ClientRun, RunningServer},
     http::{self, Reply},
@@ -51,6 +51,10 @@ crate::security::cross_cutting!(
 /// The access token the client checks' recorder hands out and expects.
 const RECORDER_TOKEN: &str = "recorder-access-token";
 
+/// The password in the bodies `/login` must refuse with 400; found in the
+/// logs, it means the server logged a body it could not use.
+const BAD_BODY_PASSWORD: &str = "checks-only-password-in-a-bad-body-9f3e";
+
 /// Logins of each kind the timing check measures; odd, so that the median
 /// is one of them.
 const TIMING_SAMPLES: usize = 7;
@@ -74,8 +78,20 @@ async fn login_returns_a_token_pair_for_jane_doe(lab: &LabBinary) -> anyhow::Res
         .map(|(k, _)| k.as_str())
         .collect();
     let access = body["accessToken"].as_str().unwrap_or_default();
+    // The table's `admin` flag must reach the token too (jane.doe's has none).
+    let admin_claim = match api::login(&server, ADMIN).await {
+        Ok(admin) => match tokens::claims(&admin.access) {
+            Ok(claims) => claims
+                .get("admin")
+                .map_or("no admin claim".to_owned(), |value| {
+                    format!("admin: {value}")
+                }),
+            Err(e) => format!("{e:#}"),
+        },
+        Err(e) => format!("no token: {e:#}"),
+    };
     Ok(format!(
-        "status: {}\n{}\nbody keys: {}\naccessToken:\n{}",
+        "status: {}\n{}\nbody keys: {}\naccessToken:\n{}\n\nalex.admin's accessToken: {admin_claim}",
         reply.status,
         headers(&reply, &["cache-control", "content-type"]),
         keys.join(", "),
@@ -89,12 +105,16 @@ async fn login_refuses_a_wrong_password_and_an_unknown_user_alike(
     let server = start(lab).await?;
     let wrong_password = log_in(&server, (READER.0, "not-her-password")).await?;
     let unknown_user = log_in(&server, ("no.such.user", READER.1)).await?;
-    let alike =
-        wrong_password.status == unknown_user.status && wrong_password.body == unknown_user.body;
+    // A real password, of the wrong account: only the named user's hash counts.
+    let others_password = log_in(&server, (READER.0, ADMIN.1)).await?;
+    let alike = [&unknown_user, &others_password]
+        .iter()
+        .all(|reply| reply.status == wrong_password.status && reply.body == wrong_password.body);
     Ok(format!(
-        "wrong password:\n{}\n\nunknown user:\n{}\n\nsame status and body: {}",
-        wrong_password.render(&[]),
-        unknown_user.render(&[]),
+        "wrong password:\n{}\n\nunknown user:\n{}\n\njane.doe with alex.admin's password:\n{}\n\nsame status and body: {}",
+        api::render_redacted(&wrong_password, &[]),
+        api::render_redacted(&unknown_user, &[]),
+        api::render_redacted(&others_password, &[]),
         if alike { "yes" } else { "no" }
     ))
 }
@@ -158,11 +178,16 @@ async fn login_takes_as_long_for_an_unknown_user(lab: &LabBinary) -> anyhow::Res
 async fn login_answers_a_bad_body_with_400_and_get_with_405(
     lab: &LabBinary,
 ) -> anyhow::Result<String> {
-    let server = start(lab).await?;
+    // At trace level, to see whether a refused body reaches the logs.
+    let env = [tokens::JWT_ENV, &[("RUST_LOG", "trace")]].concat();
+    let server = lab.start_server_with(&[], &env).await?;
     let url = server.url("/login");
     let json = [("content-type", "application/json")];
+    let truncated = format!(r#"{{"username":"jane.doe","password":"{BAD_BODY_PASSWORD}""#);
+    let misnamed = format!(r#"{{"user":"jane.doe","password":"{BAD_BODY_PASSWORD}"}}"#);
     let cases = [
-        ("not JSON", &json[..], "{\"username\": \"jane.doe\","),
+        ("not JSON", &json[..], truncated.as_str()),
+        ("`user` instead of `username`", &json[..], misnamed.as_str()),
         ("no body", &[][..], ""),
         ("no password", &json[..], r#"{"username":"jane.doe"}"#),
         (
@@ -177,7 +202,20 @@ async fn login_answers_a_bad_body_with_400_and_get_with_405(
         out.push_str(&format!("POST /login, {case}:\n{}\n\n", reply.render(&[])));
     }
     let get = http::send(Method::GET, &url, &[], None).await?;
-    out.push_str(&format!("GET /login:\n{}", get.render(&["allow"])));
+    out.push_str(&format!("GET /login:\n{}\n\n", get.render(&["allow"])));
+    let logged = server
+        .stop_and_read_output()
+        .await?
+        .iter()
+        .any(|line| line.contains(BAD_BODY_PASSWORD));
+    out.push_str(&format!(
+        "the password of a refused body, in the server's output (RUST_LOG=trace): {}",
+        if logged {
+            "found: a body the server could not use went to its logs"
+        } else {
+            "none"
+        }
+    ));
     Ok(out)
 }
 
@@ -266,7 +304,18 @@ async fn whoami_answers_with_the_logged_in_user(lab: &LabBinary) -> anyhow::Resu
 
 async fn client_logs_in_and_calls_whoami(lab: &LabBinary) -> anyhow::Result<String> {
     let recorder = Recorder::start_with_login(READER.0, READER.1, RECORDER_TOKEN).await?;
-    let run = client(lab, &recorder, READER.1).await?;
+    // At trace level, as someone debugging it would run it: its output is
+    // a log too, and the credentials must stay out of it.
+    let run = client_with(lab, &recorder, READER.1, &[("RUST_LOG", "trace")]).await?;
+    let printed = format!("{}{}", run.stdout, run.stderr);
+    let leaked: Vec<&str> = [
+        ("the access token", RECORDER_TOKEN),
+        ("the password", READER.1),
+    ]
+    .into_iter()
+    .filter(|(_, secret)| printed.contains(secret))
+    .map(|(what, _)| what)
+    .collect();
     let mut seen: Vec<String> = recorder
         .seen()
         .into_iter()
@@ -279,10 +328,15 @@ async fn client_logs_in_and_calls_whoami(lab: &LabBinary) -> anyhow::Result<Stri
     seen.sort();
     seen.dedup();
     Ok(format!(
-        "client exit: {}\nlogins received: {}\nAuthorization values seen on /mcp: {}\nstdout:\n{}",
+        "client exit: {}\nlogins received: {}\nAuthorization values seen on /mcp: {}\ncredentials in the client's output (RUST_LOG=trace): {}\nstdout:\n{}",
         exit(&run),
         recorder.logins().join(", "),
         seen.join(" | "),
+        if leaked.is_empty() {
+            "none".to_owned()
+        } else {
+            leaked.join(", ")
+        },
         run.stdout.trim_end()
     ))
 }
@@ -363,6 +417,16 @@ async fn start(lab: &LabBinary) -> anyhow::Result<RunningServer> {
 }
 
 async fn client(lab: &LabBinary, recorder: &Recorder, password: &str) -> anyhow::Result<ClientRun> {
+    client_with(lab, recorder, password, &[]).await
+}
+
+/// [`client`] with `env` set.
+async fn client_with(
+    lab: &LabBinary,
+    recorder: &Recorder,
+    password: &str,
+    env: &[(&str, &str)],
+) -> anyhow::Result<ClientRun> {
     let args = [
         "client",
         "--url",
@@ -372,7 +436,7 @@ async fn client(lab: &LabBinary, recorder: &Recorder, password: &str) -> anyhow:
         "--password",
         password,
     ];
-    lab.run(&args, &[]).await
+    lab.run(&args, env).await
 }
 
 fn exit(run: &ClientRun) -> &'static str {

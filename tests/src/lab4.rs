@@ -13,7 +13,7 @@ use crate::{
     api::{self, ADMIN, READER},
     checks,
     harness::RunningServer,
-    mcp, redact, tokens,
+    http, mcp, redact, tokens,
 };
 
 pub const CHECKS: &[(&str, CheckFn)] = checks![
@@ -158,6 +158,9 @@ async fn reader_can_list_and_read_orders(lab: &LabBinary) -> anyhow::Result<Stri
 /// Only the effect is observed (the admin reads the order back), not how the
 /// refusal reads: a guard that answers with the wrong kind of error is the
 /// next check's failure, an unguarded `call_tool` is this one's.
+///
+/// The last case sends jane.doe's token in a session alex.admin opened: a
+/// guard that remembers the session's first caller lets it delete.
 async fn delete_without_orders_delete_is_refused_before_the_tool_runs(
     lab: &LabBinary,
 ) -> anyhow::Result<String> {
@@ -177,7 +180,64 @@ async fn delete_without_orders_delete_is_refused_before_the_tool_runs(
             "{who} calls delete_order {{\"id\":{id}}}, then alex.admin reads the order:\n{after}"
         ));
     }
+    let order = json!({ "id": 3 });
+    let opened = call_in_a_session_opened_by(
+        &server,
+        &admin.access,
+        &reader.access,
+        "delete_order",
+        order.clone(),
+    )
+    .await?;
+    let after = session(&server, &admin.access, &[("get_order", order)]).await?;
+    out.push(format!(
+        "in a session alex.admin opened (initialize, tools/list), jane.doe's token calls delete_order {{\"id\":3}}{opened}, then alex.admin reads the order:\n{after}"
+    ));
     Ok(out.join("\n\n"))
+}
+
+/// Opens an MCP session with `opener`'s token, lists the tools in it (so a
+/// server that remembers a session's caller has seen this one), then sends
+/// one `tools/call` in that session with `token` instead. Returns what to
+/// say about the way there, empty when every step was answered 2xx.
+async fn call_in_a_session_opened_by(
+    server: &RunningServer,
+    opener: &str,
+    token: &str,
+    tool: &str,
+    arguments: Value,
+) -> anyhow::Result<String> {
+    let url = server.url("/mcp");
+    let opener = format!("Bearer {opener}");
+    let init = http::post_initialize(&url, Some(&opener)).await?;
+    let Some(session) = init
+        .headers
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Ok(format!(
+            " (not sent: initialize answered {} without a session id)",
+            init.status
+        ));
+    };
+    let initialized = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
+    let list = json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/list" });
+    let call = json!({
+        "jsonrpc": "2.0", "id": 3, "method": "tools/call",
+        "params": { "name": tool, "arguments": arguments },
+    });
+    let bearer = format!("Bearer {token}");
+    for (step, body, authorization) in [
+        ("notifications/initialized", initialized, &opener),
+        ("tools/list", list, &opener),
+        ("tools/call", call, &bearer),
+    ] {
+        let reply = http::post_in_session(&url, session, Some(authorization), body).await?;
+        if !reply.status.is_success() {
+            return Ok(format!(" ({step} answered {})", reply.status));
+        }
+    }
+    Ok(String::new())
 }
 
 async fn a_refusal_is_a_tool_error_naming_the_permission(
@@ -291,6 +351,7 @@ async fn permissions_match_only_as_whole_names(lab: &LabBinary) -> anyhow::Resul
         json!(["Orders.Delete Orders.Read"]),
         json!(["Orders"]),
         json!(["*"]),
+        json!(["Orders.*"]),
         json!("Orders.Delete Orders.Read"),
     ] {
         let shape = if permissions.is_string() {

@@ -8,11 +8,21 @@
 //! lab's default file would be shared between them.
 
 use std::{
+    fmt::Write as _,
     path::{Path, PathBuf},
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::Duration,
 };
 
 use anyhow::Context;
+use axum::{
+    Json, Router,
+    response::{IntoResponse, Response},
+    routing::{any, post},
+};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -328,6 +338,10 @@ async fn logout_revokes_the_family(lab: &LabBinary) -> anyhow::Result<String> {
     let thiefs_after = api::refresh(&server, &thiefs.refresh).await?;
 
     let missing = api::post(&server, "/logout", json!({})).await?;
+    // A token the store does not know, or cannot even decode, is logged
+    // out already: 204, not a 500 that blames the server.
+    let unknown = logout(&server, &URL_SAFE_NO_PAD.encode([0x5a; 32])).await?;
+    let malformed = logout(&server, "not a refresh token").await?;
     let other_after = api::refresh(&server, &other_device.refresh).await?;
     Ok(format!(
         "POST /logout with the current refresh token: {}\n\
@@ -335,12 +349,16 @@ async fn logout_revokes_the_family(lab: &LabBinary) -> anyhow::Result<String> {
          POST /logout with a spent token of a family a thief refreshed ahead of its owner: {}\n\
          the thief's newer token afterwards: {}\n\
          POST /logout without a token: {}\n\
+         POST /logout with an unknown (well-formed, never issued) token: {}\n\
+         POST /logout with a malformed token: {}\n\
          the same user's login on another device afterwards: {}",
         api::short(&logout_with_current),
         api::short(&after),
         api::short(&logout_with_spent),
         api::short(&thiefs_after),
         api::short(&missing),
+        api::short(&unknown),
+        api::short(&malformed),
         api::short(&other_after),
     ))
 }
@@ -374,7 +392,21 @@ async fn restart_keeps_issued_tokens_and_revocations(lab: &LabBinary) -> anyhow:
 }
 
 async fn client_refreshes_once_on_401_and_retries(lab: &LabBinary) -> anyhow::Result<String> {
-    client_against(lab, Refresh::Rotates).await
+    let mut out = client_against(lab, Refresh::Rotates).await?;
+    // Only a 401 means "this token is no good": a refresh cannot add a
+    // scope (403) or mend a server error (503), and would burn a pair.
+    for refusal in [Refusal::InsufficientScope, Refusal::Unavailable] {
+        let server = RefusingServer::start(refusal).await?;
+        let run = api::run_client_as(lab, &server.base_url, READER).await?;
+        let _ = write!(
+            out,
+            "\na server that answers every /mcp request with {}: client exit {}, POST /refresh requests {}",
+            refusal.label(),
+            if run.success { "success" } else { "failure" },
+            server.refreshes(),
+        );
+    }
+    Ok(out)
 }
 
 async fn client_gives_up_when_the_refresh_is_refused(lab: &LabBinary) -> anyhow::Result<String> {
@@ -389,20 +421,143 @@ async fn client_refreshes_at_most_once_per_request(lab: &LabBinary) -> anyhow::R
 /// each access token is good for at most one tool call, and shows both sides.
 async fn client_against(lab: &LabBinary, mode: Refresh) -> anyhow::Result<String> {
     let server = RefreshServer::start(mode).await?;
-    let run = api::run_client_as(lab, &server.base_url, READER).await?;
+    let (username, password) = READER;
+    let args = [
+        "client",
+        "--url",
+        &server.base_url,
+        "--username",
+        username,
+        "--password",
+        password,
+    ];
+    // Its most talkative, rmcp's logs included: a token must not show up
+    // at any level.
+    let run = lab.run(&args, &[("RUST_LOG", "trace")]).await?;
     // Only the client's own messages: log lines carry timestamps.
     let messages: Vec<&str> = run
         .stderr
         .lines()
         .filter(|line| line.starts_with("error:") || line.starts_with("refresh"))
         .collect();
+    let log = server.log();
+    let printed = format!("{}{}", run.stdout, run.stderr);
     Ok(format!(
-        "client exit: {}\nstdout:\n{}\nstderr (messages):\n{}\nthe server saw:\n{}",
+        "client exit: {}\nstdout:\n{}\nstderr (messages):\n{}\nthe server saw:\n{}\n\
+         with RUST_LOG=trace, the client printed a token the server gave it: {}",
         if run.success { "success" } else { "failure" },
         run.stdout.trim_end(),
         messages.join("\n"),
-        server.log().join("\n"),
+        log.join("\n"),
+        yes(printed_a_token(&printed, &log)),
     ))
+}
+
+/// Whether `printed` holds a token [`RefreshServer`] handed out: the pairs
+/// `access-N` and `refresh-N` its log says it issued (`…: 200, pair N`).
+fn printed_a_token(printed: &str, log: &[String]) -> bool {
+    let issued = log
+        .iter()
+        .filter_map(|line| line.rsplit_once(", pair ")?.1.parse::<u32>().ok())
+        .max()
+        .unwrap_or(0);
+    let words: Vec<&str> = printed
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .collect();
+    (1..=issued).any(|n| {
+        let (access, refresh) = (format!("access-{n}"), format!("refresh-{n}"));
+        words.iter().any(|word| *word == access || *word == refresh)
+    })
+}
+
+/// How [`RefusingServer`] answers every request to `/mcp`.
+#[derive(Debug, Clone, Copy)]
+enum Refusal {
+    /// 403 `insufficient_scope`: the token is good, it lacks a permission.
+    InsufficientScope,
+    /// 503: the server is down for a moment; nothing to do with the token.
+    Unavailable,
+}
+
+impl Refusal {
+    fn label(self) -> &'static str {
+        match self {
+            Refusal::InsufficientScope => "403 insufficient_scope",
+            Refusal::Unavailable => "503",
+        }
+    }
+
+    fn response(self) -> Response {
+        match self {
+            Refusal::InsufficientScope => (
+                StatusCode::FORBIDDEN,
+                [(
+                    "www-authenticate",
+                    "Bearer error=\"insufficient_scope\", scope=\"Orders.Delete\"",
+                )],
+            )
+                .into_response(),
+            Refusal::Unavailable => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        }
+    }
+}
+
+/// A server for the client checks whose `/mcp` refuses every request with
+/// a [`Refusal`] that is not a 401, and which counts the refreshes it is
+/// asked for (each answered with a new pair, as a real server would).
+struct RefusingServer {
+    base_url: String,
+    refreshes: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RefusingServer {
+    async fn start(refusal: Refusal) -> anyhow::Result<RefusingServer> {
+        let refreshes = Arc::new(AtomicUsize::new(0));
+        let counted = refreshes.clone();
+        let app = Router::new()
+            .route(
+                "/login",
+                post(|| async {
+                    Json(json!({ "accessToken": "access-1", "refreshToken": "refresh-1" }))
+                }),
+            )
+            .route(
+                "/refresh",
+                post(move || {
+                    let n = counted.fetch_add(1, Ordering::Relaxed) + 2;
+                    async move {
+                        Json(json!({
+                            "accessToken": format!("access-{n}"),
+                            "refreshToken": format!("refresh-{n}"),
+                        }))
+                    }
+                }),
+            )
+            .route("/mcp", any(move || async move { refusal.response() }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("cannot bind the refusing server")?;
+        let base_url = format!("http://{}", listener.local_addr()?);
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(RefusingServer {
+            base_url,
+            refreshes,
+            task,
+        })
+    }
+
+    fn refreshes(&self) -> usize {
+        self.refreshes.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for RefusingServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 /// The lab's server with the checks' `JWT_SECRET` and a database in memory.
@@ -443,7 +598,7 @@ async fn race(
     token: &str,
     n: usize,
 ) -> anyhow::Result<Vec<http::Reply>> {
-    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(n));
+    let barrier = Arc::new(tokio::sync::Barrier::new(n));
     let tasks: Vec<_> = (0..n)
         .map(|i| {
             let barrier = barrier.clone();

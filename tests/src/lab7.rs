@@ -76,6 +76,17 @@ c1pnCAaNFKcMYNB4BirCdUb43M1FEsQQWfCpNIr1XYGbSBdpboHQeRIg
 /// The `kid` under which the issuer publishes the checks' key.
 const CHECKS_KID: &str = "checks-es256";
 
+/// The attacker's own P-256 key, which no issuer ever publishes.
+const ATTACKER_KEY_PEM: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgOFDLtUfvu5akQPkE
+gIy3pyOffpfPOFmw1rcJu/Tidk2hRANCAAT8v+WtoYsviA6gHTl1katOPc1+dcZr
+Tj5DHNzue/5bQ+L0CFnw7zc9nK9GA2jY+wxIxWn78Jr1NsEEqEJfzDO1
+-----END PRIVATE KEY-----
+";
+
+/// The `kid` the attacker's tokens name.
+const ATTACKER_KID: &str = "attackers-key";
+
 /// A secret for the `oct` key an attacker slipped into the JWKS.
 const OCT_SECRET: &str = "an-oct-key-in-the-jwks-0123456789abcdef";
 
@@ -112,10 +123,24 @@ async fn discovers_the_issuer_at_startup(lab: &LabBinary) -> anyhow::Result<Stri
     // The same server under another name: its metadata says `127.0.0.1`,
     // not `localhost` (a mix-up an exact comparison catches).
     let renamed = url.replace("127.0.0.1", "localhost");
-    let _ = write!(
+    let _ = writeln!(
         out,
         "--issuer the same server as http://localhost:[port] (its metadata says issuer http://127.0.0.1:[port]): {}",
         refused_to_start(start_server(lab, &renamed, &[]).await)
+    );
+    // RFC 8414 §3.3: identical, so no trailing-slash tolerance and no case
+    // folding either.
+    let slashed = format!("{url}/");
+    let _ = writeln!(
+        out,
+        "--issuer the same server as http://127.0.0.1:[port]/ (with a trailing slash): {}",
+        refused_to_start(start_server(lab, &slashed, &[]).await)
+    );
+    let shouted = url.replace("http://", "HTTP://");
+    let _ = write!(
+        out,
+        "--issuer the same server as HTTP://127.0.0.1:[port] (its scheme in upper case): {}",
+        refused_to_start(start_server(lab, &shouted, &[]).await)
     );
     Ok(out)
 }
@@ -194,6 +219,8 @@ async fn refuses_expired_tokens(lab: &LabBinary) -> anyhow::Result<String> {
     for (label, expired_by) in [
         ("valid for 5 more minutes", None),
         ("expired 5 s ago (within a 30 s leeway)", Some(5)),
+        // Within jsonwebtoken's default leeway (60 s), not the lab's.
+        ("expired 45 s ago (past a 30 s leeway)", Some(45)),
         ("expired 120 s ago", Some(120)),
         ("expired an hour ago", Some(3600)),
     ] {
@@ -326,12 +353,49 @@ async fn refuses_tokens_from_another_issuer(lab: &LabBinary) -> anyhow::Result<S
     // the checks' shared ones), minting for this server's audience.
     let elsewhere = authz::start("127.0.0.1:0", authz::Config::default()).await?;
     let foreign = elsewhere.mint(mint_request(&setup.mcp(), "jane.doe", READER_SCOPE))?;
-    let _ = write!(
+    let _ = writeln!(
         out,
         "a token of another authorization server (its own key and iss, aud this server's /mcp): {}\n\
          the server fetched that other server's JWKS: {}",
         outcome(&setup.resource(&foreign).await?),
         yes(elsewhere.stats().jwks_fetches > 0),
+    );
+    // The attacker's own key, which the issuer never published, and a
+    // header that says where to find it. Keys come from --issuer's JWKS
+    // only, never from the token.
+    let attackers_jwk = public_jwk(ATTACKER_KEY_PEM, ATTACKER_KID, "sig")?;
+    let jku = AttackerJwks::start(&attackers_jwk).await?;
+    let attacker_key =
+        EncodingKey::from_ec_pem(ATTACKER_KEY_PEM.as_bytes()).context("BUG: bad attacker key")?;
+    out.push_str(
+        "a token with iss --issuer, signed by a key the issuer never published, its header naming that key:\n",
+    );
+    for (label, name, value) in [
+        (
+            "jwk (the key itself, embedded)",
+            "jwk",
+            attackers_jwk.clone(),
+        ),
+        (
+            "jku (a JWK Set URL the attacker serves, with that key)",
+            "jku",
+            json!(jku.url),
+        ),
+    ] {
+        let (mut header, claims) = setup.valid_parts();
+        header.insert("kid".into(), json!(ATTACKER_KID));
+        header.insert(name.into(), value);
+        let token = sign(&header, &claims, &attacker_key, Algorithm::ES256)?;
+        let _ = writeln!(
+            out,
+            "  {label}: {}",
+            outcome(&setup.resource(&token).await?)
+        );
+    }
+    let _ = write!(
+        out,
+        "the server fetched the attacker's jku URL: {}",
+        yes(jku.hits() > 0)
     );
     Ok(out)
 }
@@ -564,6 +628,25 @@ async fn survives_key_rotation_without_a_failed_call(lab: &LabBinary) -> anyhow:
         "\nthe authorization server retires the old key (it leaves the JWKS), and a token with an unknown kid\n\
          makes the server fetch the JWKS again; then the old key's token:\n  GET /resource: {}",
         outcome(&setup.resource(&old).await?),
+    );
+    // The issuer goes down. A refetch that fails (an attacker's made-up
+    // kid is enough to cause one) must keep the keys the server has.
+    let current = setup.mint("jane.doe", READER_SCOPE, |_| {})?;
+    let made_up = setup.forge(edit(|header, _| {
+        header.insert("kid".into(), json!("another-kid-nobody-published"));
+    }))?;
+    let Setup { issuer, server } = setup;
+    issuer.stop().await;
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let during = api::get_with(&server, "/resource", &made_up).await?;
+    let after = api::get_with(&server, "/resource", &current).await?;
+    let _ = write!(
+        out,
+        "\nthe authorization server stops; past the interval, a token with an unknown kid makes the server\n\
+         try to fetch the JWKS, which fails:\n  GET /resource: {}\n\
+         then a token of the current key, which the server had fetched before:\n  GET /resource: {}",
+        outcome(&during),
+        outcome(&after),
     );
     Ok(out)
 }
@@ -889,6 +972,45 @@ impl ClientRun {
     }
 }
 
+/// A JWK Set the attacker serves at the URL a token's `jku` names; it
+/// counts the requests it gets, which must be none.
+struct AttackerJwks {
+    url: String,
+    hits: std::sync::Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl AttackerJwks {
+    async fn start(jwk: &Value) -> anyhow::Result<AttackerJwks> {
+        let hits = std::sync::Arc::new(AtomicU64::new(0));
+        let counted = hits.clone();
+        let jwks = json!({ "keys": [jwk] });
+        let app = axum::Router::new().fallback(move || {
+            counted.fetch_add(1, Ordering::Relaxed);
+            let jwks = jwks.clone();
+            async move { axum::Json(jwks) }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("cannot bind the attacker's JWKS server")?;
+        let url = format!("http://{}/jwks.json", listener.local_addr()?);
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(AttackerJwks { url, hits, task })
+    }
+
+    fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for AttackerJwks {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// A change to a token's header and claims.
 type Edit = Box<dyn FnOnce(&mut Map<String, Value>, &mut Map<String, Value>) + Send>;
 
@@ -922,7 +1044,12 @@ fn mint_request(aud: &str, sub: &str, scope: &str) -> authz::MintRequest {
 
 /// The checks' key as a JWK the issuer can publish, under `kid` for `use_`.
 fn checks_jwk(kid: &str, use_: &str) -> anyhow::Result<Value> {
-    let key = EncodingKey::from_ec_pem(CHECKS_KEY_PEM.as_bytes()).context("BUG: bad checks key")?;
+    public_jwk(CHECKS_KEY_PEM, kid, use_)
+}
+
+/// The public half of the P-256 key `pem` as a JWK, under `kid` for `use_`.
+fn public_jwk(pem: &str, kid: &str, use_: &str) -> anyhow::Result<Value> {
+    let key = EncodingKey::from_ec_pem(pem.as_bytes()).context("BUG: bad key")?;
     let jwk = Jwk::from_encoding_key(&key, Algorithm::ES256).context("BUG: no JWK")?;
     let mut jwk = serde_json::to_value(jwk).context("BUG: JWK not serializable")?;
     jwk["kid"] = json!(kid);
