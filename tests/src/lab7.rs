@@ -44,6 +44,7 @@ pub const CHECKS: &[(&str, CheckFn)] = checks![
     an_unknown_kid_flood_costs_at_most_one_fetch_per_interval,
     survives_key_rotation_without_a_failed_call,
     client_uses_pkce_s256,
+    client_refuses_a_redirect_from_another_issuer,
     client_names_the_resource_it_wants_a_token_for,
     client_steps_up_once_to_the_union_of_scopes,
     client_rotates_the_refresh_token_when_the_access_token_expires,
@@ -684,6 +685,52 @@ async fn client_uses_pkce_s256(lab: &LabBinary) -> anyhow::Result<String> {
     Ok(out)
 }
 
+/// A mix-up attack (RFC 9207): the authorization response names another
+/// issuer than the one the client sent the user to, as when a malicious
+/// authorization server's response reaches it. The client must stop before
+/// the token request: which token endpoint the code belongs at is what it
+/// can no longer tell, and the wrong one would be handed the code.
+async fn client_refuses_a_redirect_from_another_issuer(lab: &LabBinary) -> anyhow::Result<String> {
+    let mut out = String::new();
+    // First with the right `iss`: a client that never gets a token would
+    // refuse the mix-up too, and prove nothing.
+    for (label, redirect_issuer) in [
+        ("the authorization redirect names its own issuer", None),
+        (
+            "the authorization redirect says iss=http://attacker.example, not the issuer the client authorized at",
+            Some(MIX_UP_ISSUER.to_owned()),
+        ),
+    ] {
+        let config = authz::Config {
+            redirect_issuer,
+            ..approving_as("jane.doe")
+        };
+        let run = ClientRun::start_with(lab, config, Expiry::AtExp, &[], &[]).await?;
+        let exchanged = run
+            .issuer
+            .stats()
+            .token
+            .iter()
+            .filter(|seen| seen.grant_type == "authorization_code")
+            .count();
+        let _ = writeln!(
+            out,
+            "{label}:\n  client exit: {}\n  codes it exchanged at the token endpoint: {exchanged}\n  \
+             access tokens it presented to the MCP server: {}",
+            if run.client.success {
+                "success"
+            } else {
+                "failure"
+            },
+            run.resource.tokens().len(),
+        );
+    }
+    Ok(out)
+}
+
+/// The `iss` of the mix-up check's authorization redirect.
+const MIX_UP_ISSUER: &str = "http://attacker.example";
+
 async fn client_names_the_resource_it_wants_a_token_for(lab: &LabBinary) -> anyhow::Result<String> {
     let run = ClientRun::start(lab, "jane.doe", Expiry::AtExp, &[]).await?;
     let stats = run.issuer.stats();
@@ -752,7 +799,7 @@ async fn client_rotates_the_refresh_token_when_the_access_token_expires(
     // show up at any level.
     let run = ClientRun::start_with(
         lab,
-        "jane.doe",
+        approving_as("jane.doe"),
         Expiry::AfterOneCall,
         &calls,
         &[("RUST_LOG", "trace")],
@@ -916,21 +963,18 @@ impl ClientRun {
         expiry: Expiry,
         args: &[&str],
     ) -> anyhow::Result<ClientRun> {
-        ClientRun::start_with(lab, user, expiry, args, &[]).await
+        ClientRun::start_with(lab, approving_as(user), expiry, args, &[]).await
     }
 
-    /// [`ClientRun::start`], the client with exactly `env`.
+    /// [`ClientRun::start`] against an authorization server started with
+    /// `config`, the client with exactly `env`.
     async fn start_with(
         lab: &LabBinary,
-        user: &str,
+        config: authz::Config,
         expiry: Expiry,
         args: &[&str],
         env: &[(&str, &str)],
     ) -> anyhow::Result<ClientRun> {
-        let config = authz::Config {
-            approve_as: Some(user.to_owned()),
-            ..authz::Config::default()
-        };
         let issuer = crate::start_issuer(config).await?;
         let resource = ResourceServer::start(issuer.issuer(), expiry).await?;
         let mut all = vec!["client", "--headless"];
@@ -1008,6 +1052,14 @@ impl AttackerJwks {
 impl Drop for AttackerJwks {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// An authorization server that approves every request as `user`.
+fn approving_as(user: &str) -> authz::Config {
+    authz::Config {
+        approve_as: Some(user.to_owned()),
+        ..authz::Config::default()
     }
 }
 

@@ -214,7 +214,7 @@ fn back_to_client(
     url.query_pairs_mut()
         .extend_pairs(params)
         .extend_pairs(client_state.map(|value| ("state", value)))
-        .append_pair("iss", &state.issuer);
+        .append_pair("iss", &state.redirect_issuer);
     (StatusCode::FOUND, [(header::LOCATION, url.to_string())]).into_response()
 }
 

@@ -81,6 +81,11 @@ pub struct Config {
     /// authorization server, so that requests arriving together meet a
     /// fetch that is still under way.
     pub jwks_delay: Duration,
+    /// The `iss` the authorization redirect carries instead of this
+    /// server's own (a test hook; default none): what a client sees in a
+    /// mix-up attack, another authorization server's answer reaching it
+    /// (RFC 9207).
+    pub redirect_issuer: Option<String>,
 }
 
 impl Default for Config {
@@ -94,6 +99,7 @@ impl Default for Config {
             admin: false,
             starting_keys: None,
             jwks_delay: Duration::ZERO,
+            redirect_issuer: None,
         }
     }
 }
@@ -137,6 +143,8 @@ impl Default for MintRequest {
 /// Everything the handlers share.
 struct AppState {
     issuer: String,
+    /// The `iss` of authorization redirects: `issuer`, unless a test says.
+    redirect_issuer: String,
     approve_as: Option<&'static User>,
     access_ttl: Duration,
     jwks_delay: Duration,
@@ -208,6 +216,7 @@ pub async fn start(addr: &str, config: Config) -> anyhow::Result<Running> {
         .await
         .context("key generation panicked")??;
     let state = Arc::new(AppState {
+        redirect_issuer: config.redirect_issuer.clone().unwrap_or(issuer.clone()),
         issuer,
         approve_as,
         access_ttl: config.access_ttl,

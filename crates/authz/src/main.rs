@@ -87,8 +87,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         access_ttl,
         grace,
         admin,
-        starting_keys: None,
-        jwks_delay: Duration::ZERO,
+        ..Config::default()
     };
     let running = authz::start(&addr, config).await?;
     // The kit's harness reads this line, first on stdout, to find the port.
