@@ -198,10 +198,9 @@ pub(crate) async fn survives_malformed_authorization_headers(
         // A fresh client each time: a dropped connection stays with its case.
         let answer = match post_initialize_raw(&http::client()?, &url, value).await {
             Ok(status) => format!("status: {status}"),
-            Err(e) if e.is_timeout() => format!(
-                "no answer within {} s",
-                http::REQUEST_TIMEOUT.as_secs()
-            ),
+            Err(e) if e.is_timeout() => {
+                format!("no answer within {} s", http::REQUEST_TIMEOUT.as_secs())
+            }
             Err(_) => "no answer: the connection was dropped (did the handler panic?)".to_owned(),
         };
         let _ = writeln!(out, "Authorization: {case}\n  {answer}");
