@@ -6,6 +6,7 @@
 //! forged, other algorithms) with the same key.
 
 use jsonwebtoken::Algorithm;
+use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use crate::{
@@ -159,20 +160,43 @@ async fn verify_says_why_a_token_is_refused(lab: &LabBinary) -> anyhow::Result<S
     Ok(out)
 }
 
+/// Every method of the endpoint, not only POST: GET opens a session's
+/// event stream and DELETE ends a session, so neither is free.
 async fn rejects_a_missing_token_with_401(lab: &LabBinary) -> anyhow::Result<String> {
     let server = start(lab).await?;
-    let reply = http::post_initialize(&server.url("/mcp"), None).await?;
-    Ok(reply.render(&["www-authenticate", "content-type"]))
+    let url = server.url("/mcp");
+    let reply = http::post_initialize(&url, None).await?;
+    let mut out = reply.render(&["www-authenticate", "content-type"]);
+    let accept = [("accept", "application/json, text/event-stream")];
+    for method in [Method::GET, Method::DELETE] {
+        let reply = http::send(method.clone(), &url, &accept, None).await?;
+        out.push_str(&format!(
+            "\n\n{method} /mcp without a token:\n{}",
+            reply.render(&["www-authenticate"])
+        ));
+    }
+    Ok(out)
 }
 
 async fn rejects_a_malformed_header_with_401(lab: &LabBinary) -> anyhow::Result<String> {
     let token = tokens::hs256(&tokens::demo_claims(3600))?;
     let cases = [
         ("a Basic credential", "Basic amFuZTpzZWNyZXQ=".to_owned()),
-        ("a valid token without `Bearer `", token),
+        ("a valid token without `Bearer `", token.clone()),
         ("`Bearer` and nothing else", "Bearer".to_owned()),
     ];
-    refusals(lab, &cases).await
+    let server = start(lab).await?;
+    let mut out = refusals_on(&server, &cases).await?;
+    // A token in the URL ends up in access logs, proxies and browser
+    // history (RFC 6750 §2.3; MCP: tokens MUST NOT be in the query string):
+    // only the Authorization header carries one.
+    let url = format!("{}?access_token={token}", server.url("/mcp"));
+    let reply = http::post_initialize(&url, None).await?;
+    out.push_str(&format!(
+        "a valid token in the URL (?access_token=), no Authorization:\n{}",
+        reply.render(&["www-authenticate"])
+    ));
+    Ok(out)
 }
 
 /// A value that is not a JWT is judged here, not with the malformed
@@ -277,7 +301,11 @@ async fn mint_and_describe(lab: &LabBinary, args: &[&str]) -> anyhow::Result<Str
 /// POSTs an MCP `initialize` once per `(case, Authorization value)` and
 /// renders each refusal.
 async fn refusals(lab: &LabBinary, cases: &[(&str, String)]) -> anyhow::Result<String> {
-    let server = start(lab).await?;
+    refusals_on(&start(lab).await?, cases).await
+}
+
+/// [`refusals`] on a server the caller started.
+async fn refusals_on(server: &RunningServer, cases: &[(&str, String)]) -> anyhow::Result<String> {
     let mut out = String::new();
     for (case, value) in cases {
         let reply = http::post_initialize(&server.url("/mcp"), Some(value)).await?;

@@ -11,7 +11,7 @@
 use std::{
     fmt::Write as _,
     sync::{
-        Arc,
+        Arc, LazyLock,
         atomic::{AtomicUsize, Ordering},
     },
     time::Duration,
@@ -20,6 +20,7 @@ use std::{
 use anyhow::Context;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey};
+use regex::Regex;
 use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
@@ -332,14 +333,23 @@ async fn sessions_belong_to_the_user_who_opened_them(lab: &LabBinary) -> anyhow:
     let mut out = String::from(
         "jane.doe opens a session; alex.admin, with his own valid token, uses its id:\n",
     );
-    for (label, method, body) in [
-        ("tools/list", Method::POST, Some(list.clone())),
-        ("tools/call whoami", Method::POST, Some(whoami.clone())),
-        ("DELETE (end the session)", Method::DELETE, None),
+    for (label, body) in [
+        ("tools/list", list.clone()),
+        ("tools/call whoami", whoami.clone()),
     ] {
-        let reply = in_session(&server, method, &janes, &alex, body).await?;
+        let reply = in_session(&server, Method::POST, &janes, &alex, Some(body)).await?;
         let _ = writeln!(out, "  {label}: {}", foreign(&reply));
     }
+    // GET opens the stream where the server sends the session's messages:
+    // as much hers as the POSTs.
+    let stream = match open_stream(&server, &janes, &alex).await? {
+        StatusCode::NOT_FOUND | StatusCode::FORBIDDEN => "refused (404 or 403)".to_owned(),
+        status if status.is_success() => format!("{status} (let through: her stream opened)"),
+        status => status.to_string(),
+    };
+    let _ = writeln!(out, "  GET (the session's event stream): {stream}");
+    let reply = in_session(&server, Method::DELETE, &janes, &alex, None).await?;
+    let _ = writeln!(out, "  DELETE (end the session): {}", foreign(&reply));
     let own = in_session(&server, Method::POST, &janes, &jane, Some(whoami)).await?;
     let unknown = in_session(&server, Method::POST, "no-such-session", &alex, Some(list)).await?;
     let _ = write!(
@@ -428,6 +438,10 @@ async fn refuses_foreign_origins_and_hosts(lab: &LabBinary) -> anyhow::Result<St
     let jane = bearer(&api::login(&server, READER).await?.access);
     let own = server.base_url.clone();
     let lookalike = format!("{own}.evil.example");
+    // The same host is not the same origin: scheme and port count too.
+    let host = own.rsplit_once(':').map_or(own.as_str(), |(host, _)| host);
+    let other_port = format!("{host}:1");
+    let other_scheme = own.replacen("http://", "https://", 1);
     let mut out = String::from(
         "POST /mcp initialize with jane.doe's valid token and
 ",
@@ -440,6 +454,14 @@ async fn refuses_foreign_origins_and_hosts(lab: &LabBinary) -> anyhow::Result<St
         (
             "Origin: the server's own followed by .evil.example",
             Some(lookalike.as_str()),
+        ),
+        (
+            "Origin: the server's host on another port (another local app)",
+            Some(other_port.as_str()),
+        ),
+        (
+            "Origin: the server's host and port over https",
+            Some(other_scheme.as_str()),
         ),
     ] {
         let mut headers = vec![
@@ -590,13 +612,28 @@ async fn logout_revokes_the_access_token_presented_with_it(
     let re_encoded_reply = api::get_with(&server, "/resource", &re_encoded).await?;
     let other = api::get_with(&server, "/resource", &other_device.access).await?;
     let refresh = api::refresh(&server, &pair.refresh).await?;
+    // Another logout, and the first token again: a denylist that drops
+    // live entries while it cleans up brings it back to life.
+    let next = api::login(&server, READER).await?;
+    let next_bearer = format!("Bearer {}", next.access);
+    http::send(
+        Method::POST,
+        &server.url("/logout"),
+        &[("authorization", next_bearer.as_str())],
+        Some(json!({ "refreshToken": next.refresh })),
+    )
+    .await?;
+    let first_again = api::get_with(&server, "/resource", &pair.access).await?;
+    let next_after = api::get_with(&server, "/resource", &next.access).await?;
     Ok(format!(
         "GET /resource with the access token before logout: {}\n\
          POST /logout with its refresh token, and the access token in Authorization: {}\n\
          afterwards, that access token:\n  GET /resource: {}\n  POST /mcp initialize: {}\n  \
          the same claims encoded and signed again: {}\n\
          the refresh token: {}\n\
-         the same user's access token on another device: {}",
+         the same user's access token on another device: {}\n\
+         after a second login and logout, GET /resource:\n  \
+         with the first logged-out access token: {}\n  with the second: {}",
         before.status,
         api::short(&logout),
         api::short(&after),
@@ -604,6 +641,8 @@ async fn logout_revokes_the_access_token_presented_with_it(
         api::short(&re_encoded_reply),
         api::short(&refresh),
         other.status,
+        api::short(&first_again),
+        api::short(&next_after),
     ))
 }
 
@@ -720,54 +759,122 @@ async fn caps_live_sessions_per_user(lab: &LabBinary) -> anyhow::Result<String> 
     Ok(out)
 }
 
+/// The user's token must not leave: not in `Authorization`, not in another
+/// header or the URL, not as a fallback when the server has no credential
+/// of its own; and the server's own credential must not reach its logs.
 async fn calls_upstream_with_its_own_credential(lab: &LabBinary) -> anyhow::Result<String> {
     let upstream = Upstream::start().await?;
+    let args = ["--db", ":memory:", "--upstream-url", upstream.url.as_str()];
     let mut env = tokens::JWT_ENV.to_vec();
     env.push(("UPSTREAM_TOKEN", UPSTREAM_TOKEN));
-    let server = lab
-        .start_server_with(&["--db", ":memory:", "--upstream-url", &upstream.url], &env)
-        .await?;
-    let access = api::login(&server, READER).await?.access;
+    // At trace, so that the credential in any log line shows.
+    env.push(("RUST_LOG", "trace"));
+    let server = lab.start_server_with(&args, &env).await?;
+    let (reply, access) = shipping_status_as_jane(&server).await?;
+    let received = upstream.take();
+    let logged = server
+        .stop_and_read_output()
+        .await?
+        .iter()
+        .any(|line| line.contains(UPSTREAM_TOKEN));
+    let mut out = format!(
+        "jane.doe calls shipping_status 1: {} {}\n\
+         the shipping service received, per request: {}\n\
+         UPSTREAM_TOKEN in the server's output (RUST_LOG=trace): {}\n",
+        reply.status,
+        tool_text(&reply),
+        describe_upstream_requests(&received, &access),
+        yes(logged),
+    );
+
+    // No credential of its own: refuse, never fall back to the caller's.
+    let server = lab.start_server_with(&args, tokens::JWT_ENV).await?;
+    let (reply, access) = shipping_status_as_jane(&server).await?;
+    let received = upstream.take();
+    let _ = write!(
+        out,
+        "\nwithout UPSTREAM_TOKEN, jane.doe calls shipping_status 1: {} ({})\n\
+         the shipping service received, per request: {}",
+        reply.status,
+        tool_outcome(&reply),
+        describe_upstream_requests(&received, &access),
+    );
+    Ok(out)
+}
+
+/// jane.doe logs in, opens a session and calls `shipping_status` for
+/// order 1: the reply, and her access token.
+async fn shipping_status_as_jane(server: &RunningServer) -> anyhow::Result<(Reply, String)> {
+    let access = api::login(server, READER).await?.access;
     let jane = bearer(&access);
-    let session = open_session(&server, &jane).await?;
+    let session = open_session(server, &jane).await?;
     let reply = in_session(
-        &server,
+        server,
         Method::POST,
         &session,
         &jane,
         Some(call("shipping_status", json!({ "id": 1 }))),
     )
     .await?;
-    let seen: Vec<String> = upstream
-        .seen()
+    Ok((reply, access))
+}
+
+/// What the stand-in shipping service received, one entry per request:
+/// its `Authorization`, and where else the caller's token was (another
+/// header, the URL), found by its signature.
+fn describe_upstream_requests(received: &[Received], access: &str) -> String {
+    if received.is_empty() {
+        return "no request".to_owned();
+    }
+    let signature = access.rsplit('.').next().unwrap_or(access);
+    let described: Vec<String> = received
         .iter()
-        .map(|authorization| match authorization.as_deref() {
-            None => "no Authorization".to_owned(),
-            Some(value) if value.contains(&access) => "jane.doe's access token".to_owned(),
-            Some(value) if value == format!("Bearer {UPSTREAM_TOKEN}") => {
-                "Bearer <the server's own UPSTREAM_TOKEN>".to_owned()
+        .map(|request| {
+            let authorization = match request.authorization.as_deref() {
+                None => "no Authorization".to_owned(),
+                Some(value) if value.contains(signature) => "jane.doe's access token".to_owned(),
+                Some(value) if value == format!("Bearer {UPSTREAM_TOKEN}") => {
+                    "Bearer <the server's own UPSTREAM_TOKEN>".to_owned()
+                }
+                Some(_) => "another credential".to_owned(),
+            };
+            let elsewhere: Vec<&str> = request
+                .elsewhere
+                .iter()
+                .filter(|(_, value)| value.contains(signature))
+                .map(|(place, _)| place.as_str())
+                .collect();
+            if elsewhere.is_empty() {
+                authorization
+            } else {
+                format!(
+                    "{authorization}, and jane.doe's access token in {}",
+                    elsewhere.join(", ")
+                )
             }
-            Some(_) => "another credential".to_owned(),
         })
         .collect();
-    Ok(format!(
-        "jane.doe calls shipping_status 1: {} {}\n\
-         the shipping service received, per request: {}",
-        reply.status,
-        tool_text(&reply),
-        if seen.is_empty() {
-            "no request".to_owned()
-        } else {
-            seen.join(", ")
-        },
-    ))
+    described.join(", ")
+}
+
+/// What a `tools/call` reply is, without the tool's own words: a result, a
+/// tool error or a JSON-RPC error.
+fn tool_outcome(reply: &Reply) -> String {
+    match message(reply) {
+        None => format!("no JSON-RPC message: {}", api::short(reply)),
+        Some(message) if message.get("error").is_some() => "a JSON-RPC error".to_owned(),
+        Some(message) if message["result"]["isError"] == true => "a tool error".to_owned(),
+        Some(_) => tool_text(reply),
+    }
 }
 
 async fn logs_one_audit_line_per_decision(lab: &LabBinary) -> anyhow::Result<String> {
     let mut env = tokens::JWT_ENV.to_vec();
     env.push(("RUST_LOG", "warn,audit=info"));
-    let server = lab.start_server_with(&["--db", ":memory:"], &env).await?;
-    let access = api::login(&server, READER).await?.access;
+    let args = ["--db", ":memory:", "--max-sessions-per-user", "1"];
+    let server = lab.start_server_with(&args, &env).await?;
+    let pair = api::login(&server, READER).await?;
+    let access = pair.access.clone();
     let jane = bearer(&access);
     let forged = bearer(&resign(&access, ATTACKER_SECRET, |_, _| {})?);
     get(&server, "/resource").await?;
@@ -795,49 +902,124 @@ async fn logs_one_audit_line_per_decision(lab: &LabBinary) -> anyhow::Result<Str
         Some(http::initialize_request()),
     )
     .await?;
+    // The refusals of items 3, 6, 7 and 9 are decisions too: a hijacked
+    // session or a revoked token that nobody logged is invisible later.
+    http::post_initialize(&server.url("/mcp"), Some(&jane)).await?;
+    let alex = bearer(&api::login(&server, ADMIN).await?.access);
+    in_session(&server, Method::POST, &session, &alex, Some(list())).await?;
+    let oversized = format!("Bearer {}", "A".repeat(9 * 1024));
+    http::post_initialize(&server.url("/mcp"), Some(&oversized)).await?;
+    http::send(
+        Method::POST,
+        &server.url("/logout"),
+        &[("authorization", jane.as_str())],
+        Some(json!({ "refreshToken": pair.refresh })),
+    )
+    .await?;
+    api::get_with(&server, "/resource", &access).await?;
     let lines = server.stop_and_read_output().await?;
-    // The decision without its timestamp and level.
     let decisions: Vec<String> = lines
         .iter()
-        .filter_map(|line| line.find("auth decision").map(|at| line[at..].to_owned()))
+        .filter_map(|line| line.find("auth decision").map(|at| audit_line(&line[at..])))
         .collect();
     Ok(format!(
-        "GET /resource without a token, GET /resource, POST /mcp with a forged token, \
-         initialize + initialized, tools/call add and delete_order as jane.doe, \
-         initialize from Origin http://evil.example; the lines at RUST_LOG=audit=info:\n{}",
+        "--max-sessions-per-user 1; GET /resource without a token, GET /resource, \
+         POST /mcp with a forged token, initialize + initialized, tools/call add and \
+         delete_order as jane.doe, initialize from Origin http://evil.example, a second \
+         initialize (over the budget), tools/list by alex.admin in jane.doe's session, \
+         initialize with a 9 KB Authorization, GET /resource with jane.doe's token after \
+         her logout; the lines at RUST_LOG=audit=info (the reason in the server's own words):\n{}",
         if decisions.is_empty() {
             "  (none)".to_owned()
         } else {
             decisions
                 .iter()
-                .map(|line| format!("  {}", redact::ports(line)))
+                .map(|line| format!("  {line}"))
                 .collect::<Vec<_>>()
                 .join("\n")
         }
     ))
 }
 
+static AUDIT_FIELD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(\w+)=("(?:[^"\\]|\\.)*"|\S+)"#).unwrap_or_else(|e| panic!("BUG: bad regex: {e}"))
+});
+
+/// An audit line as the check compares it: `sub`, `what` and `decision`
+/// as written, in this order, and whether it gives a reason, whose words
+/// are the server's own.
+fn audit_line(line: &str) -> String {
+    let fields: Vec<(&str, &str)> = AUDIT_FIELD
+        .captures_iter(line)
+        .filter_map(|field| Some((field.get(1)?.as_str(), field.get(2)?.as_str())))
+        .collect();
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| *value)
+    };
+    let reason = match field("reason") {
+        Some(reason) if !reason.is_empty() && reason != "\"\"" => "with a reason",
+        _ => "no reason",
+    };
+    format!(
+        "auth decision sub={} what={} decision={} ({reason})",
+        field("sub").unwrap_or("(none)"),
+        redact::ports(field("what").unwrap_or("(none)")),
+        field("decision").unwrap_or("(none)"),
+    )
+}
+
 /// The server's own credential for the shipping service, in the checks.
 const UPSTREAM_TOKEN: &str = "checks-only-upstream-token-7d1f";
 
+/// One request the stand-in shipping service received: its
+/// `Authorization`, and every other place a credential could travel in
+/// (`the URL`, `header <name>`) with its value.
+#[derive(Debug, Clone)]
+struct Received {
+    authorization: Option<String>,
+    elsewhere: Vec<(String, String)>,
+}
+
 /// A stand-in shipping service: `GET /shipping/{id}` answers
-/// `{"status":"shipped"}` and records the `Authorization` it was sent.
+/// `{"status":"shipped"}` and records what it was sent.
 struct Upstream {
     url: String,
-    seen: Arc<std::sync::Mutex<Vec<Option<String>>>>,
+    seen: Arc<std::sync::Mutex<Vec<Received>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Upstream {
     async fn start() -> anyhow::Result<Upstream> {
-        use axum::{extract::State, http::HeaderMap, routing::get};
-        type Seen = Arc<std::sync::Mutex<Vec<Option<String>>>>;
-        async fn shipping(State(seen): State<Seen>, headers: HeaderMap) -> axum::Json<Value> {
-            let authorization = headers
-                .get("authorization")
-                .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+        use axum::{
+            extract::State,
+            http::{HeaderMap, Uri},
+            routing::get,
+        };
+        type Seen = Arc<std::sync::Mutex<Vec<Received>>>;
+        async fn shipping(
+            State(seen): State<Seen>,
+            uri: Uri,
+            headers: HeaderMap,
+        ) -> axum::Json<Value> {
+            let text = |value: &axum::http::HeaderValue| {
+                String::from_utf8_lossy(value.as_bytes()).into_owned()
+            };
+            let mut elsewhere = vec![("the URL".to_owned(), uri.to_string())];
+            elsewhere.extend(
+                headers
+                    .iter()
+                    .filter(|(name, _)| *name != "authorization")
+                    .map(|(name, value)| (format!("header {name}"), text(value))),
+            );
+            let received = Received {
+                authorization: headers.get("authorization").map(text),
+                elsewhere,
+            };
             if let Ok(mut seen) = seen.lock() {
-                seen.push(authorization);
+                seen.push(received);
             }
             axum::Json(json!({ "status": "shipped" }))
         }
@@ -855,10 +1037,11 @@ impl Upstream {
         Ok(Upstream { url, seen, task })
     }
 
-    fn seen(&self) -> Vec<Option<String>> {
+    /// What it received since the last call, forgotten here.
+    fn take(&self) -> Vec<Received> {
         self.seen
             .lock()
-            .map(|seen| seen.clone())
+            .map(|mut seen| std::mem::take(&mut *seen))
             .unwrap_or_default()
     }
 }
@@ -1046,9 +1229,9 @@ async fn post_chunked(server: &RunningServer, path: &str, body: &str) -> anyhow:
         .await
         .context("cannot send the request")?;
     let mut reply = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut reply))
+    tokio::time::timeout(http::REQUEST_TIMEOUT, stream.read_to_end(&mut reply))
         .await
-        .context("no answer within 10 s")?
+        .with_context(|| format!("no answer within {} s", http::REQUEST_TIMEOUT.as_secs()))?
         .context("cannot read the answer")?;
     let reply = String::from_utf8_lossy(&reply);
     let status = reply.lines().next().unwrap_or("(no answer)");
@@ -1077,6 +1260,25 @@ fn short_status(reply: &Reply) -> String {
     } else {
         api::short(reply)
     }
+}
+
+/// A GET to `/mcp` within `session` (its event stream), answered with its
+/// status alone: a stream that opens does not end, so its body is not read.
+async fn open_stream(
+    server: &RunningServer,
+    session: &str,
+    authorization: &str,
+) -> anyhow::Result<StatusCode> {
+    let response = http::client()?
+        .get(server.url("/mcp"))
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .header("authorization", authorization)
+        .send()
+        .await
+        .context("GET /mcp failed")?;
+    Ok(response.status())
 }
 
 /// One request to `/mcp` within `session`.
