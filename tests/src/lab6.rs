@@ -710,7 +710,8 @@ async fn rate_limits_token_endpoints_per_client_and_username(
 
 async fn caps_live_sessions_per_user(lab: &LabBinary) -> anyhow::Result<String> {
     let server = start(lab, &["--max-sessions-per-user", "3"]).await?;
-    let jane = bearer(&api::login(&server, READER).await?.access);
+    let janes_token = api::login(&server, READER).await?.access;
+    let jane = bearer(&janes_token);
     let alex = bearer(&api::login(&server, ADMIN).await?.access);
     let mut out =
         String::from("--max-sessions-per-user 3; jane.doe sends 5 initialize requests:\n");
@@ -722,6 +723,13 @@ async fn caps_live_sessions_per_user(lab: &LabBinary) -> anyhow::Result<String> 
             opened.push(header(&reply, "mcp-session-id"));
         }
     }
+    // The budget is on sessions: a request that opens none is not counted.
+    let resource = api::get_with(&server, "/resource", &janes_token).await?;
+    let _ = writeln!(
+        out,
+        "jane.doe at her cap, GET /resource (opens no session): {}",
+        resource.status
+    );
     let others = http::post_initialize(&server.url("/mcp"), Some(&alex)).await?;
     let _ = writeln!(
         out,

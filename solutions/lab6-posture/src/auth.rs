@@ -166,13 +166,15 @@ pub async fn require_jwt(
         }
         Some(_) => {}
         // Each session costs memory until it ends or idles out; one user
-        // (or one stolen token) must not hold thousands.
-        None => {
+        // (or one stolen token) must not hold thousands. Only a POST to the
+        // MCP endpoint without a session can open one.
+        None if request.method() == Method::POST && route.starts_with("/mcp") => {
             if let Err(retry_after) = state.sessions.may_open(&owner) {
                 audit(&owner.sub, &route, "refused", "too many open sessions");
                 return too_many_sessions(retry_after);
             }
         }
+        None => {}
     }
 
     audit(&owner.sub, &route, "allowed", "valid token");

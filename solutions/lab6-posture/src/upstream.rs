@@ -15,13 +15,23 @@ use serde_json::Value;
 use shop::url::ServerUrl;
 
 /// The upstream service and this server's credential for it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Upstream {
     /// `--upstream-url`; without it the tool says it is not configured.
     base_url: Option<String>,
     /// `UPSTREAM_TOKEN`: the server's own token for the upstream.
     credential: Option<String>,
     http: reqwest::Client,
+}
+
+/// By hand, so that a `{:?}` in a log line never prints the credential.
+impl std::fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upstream")
+            .field("base_url", &self.base_url)
+            .field("credential", &self.credential.as_ref().map(|_| "…"))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Upstream {
