@@ -199,7 +199,8 @@ async fn delete_without_orders_delete_is_refused_before_the_tool_runs(
 /// Opens an MCP session with `opener`'s token, lists the tools in it (so a
 /// server that remembers a session's caller has seen this one), then sends
 /// one `tools/call` in that session with `token` instead. Returns what to
-/// say about the way there, empty when every step was answered 2xx.
+/// say when the opener's own steps failed (the call was then not sent),
+/// else nothing.
 async fn call_in_a_session_opened_by(
     server: &RunningServer,
     opener: &str,
@@ -226,17 +227,17 @@ async fn call_in_a_session_opened_by(
         "jsonrpc": "2.0", "id": 3, "method": "tools/call",
         "params": { "name": tool, "arguments": arguments },
     });
-    let bearer = format!("Bearer {token}");
-    for (step, body, authorization) in [
-        ("notifications/initialized", initialized, &opener),
-        ("tools/list", list, &opener),
-        ("tools/call", call, &bearer),
+    for (step, body) in [
+        ("notifications/initialized", initialized),
+        ("tools/list", list),
     ] {
-        let reply = http::post_in_session(&url, session, Some(authorization), body).await?;
+        let reply = http::post_in_session(&url, session, Some(&opener), body).await?;
         if !reply.status.is_success() {
-            return Ok(format!(" ({step} answered {})", reply.status));
+            return Ok(format!(" (not sent: {step} answered {})", reply.status));
         }
     }
+    // Only the effect counts (the order read back), not how a refusal reads.
+    http::post_in_session(&url, session, Some(&format!("Bearer {token}")), call).await?;
     Ok(String::new())
 }
 

@@ -356,10 +356,8 @@ async fn refuses_tokens_from_another_issuer(lab: &LabBinary) -> anyhow::Result<S
     let foreign = elsewhere.mint(mint_request(&setup.mcp(), "jane.doe", READER_SCOPE))?;
     let _ = writeln!(
         out,
-        "a token of another authorization server (its own key and iss, aud this server's /mcp): {}\n\
-         the server fetched that other server's JWKS: {}",
+        "a token of another authorization server (its own key and iss, aud this server's /mcp): {}",
         outcome(&setup.resource(&foreign).await?),
-        yes(elsewhere.stats().jwks_fetches > 0),
     );
     // The attacker's own key, which the issuer never published, and a
     // header that says where to find it. Keys come from --issuer's JWKS
@@ -393,9 +391,13 @@ async fn refuses_tokens_from_another_issuer(lab: &LabBinary) -> anyhow::Result<S
             outcome(&setup.resource(&token).await?)
         );
     }
+    // Time for a fetch the server might have started in the background.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let _ = write!(
         out,
-        "the server fetched the attacker's jku URL: {}",
+        "the server fetched that other server's JWKS: {}\n\
+         the server fetched the attacker's jku URL: {}",
+        yes(elsewhere.stats().jwks_fetches > 0),
         yes(jku.hits() > 0)
     );
     Ok(out)
