@@ -76,6 +76,32 @@ pub fn checks_of(lab: &str) -> Option<Vec<(&'static str, CheckFn)>> {
     Some(own.iter().chain(shared).copied().collect())
 }
 
+/// The checks of `lab` that spend most of their time waiting on purpose (a
+/// refresh token or a refetch interval running out, a timing comparison,
+/// a rate limit's window): the runner starts them first, in this order, so
+/// that their waits overlap the other checks instead of ending the run.
+pub fn started_first(lab: &str) -> &'static [&'static str] {
+    match lab {
+        "lab3" => &["login_takes_as_long_for_an_unknown_user"],
+        "lab5" => &[
+            "refuses_unknown_expired_or_malformed_refresh_tokens_with_invalid_grant",
+            "rotation_is_atomic_across_processes",
+            "concurrent_refreshes_have_at_most_one_winner",
+        ],
+        "lab6" => &[
+            "rate_limits_token_endpoints_per_client_and_username",
+            "refuses_malformed_tokens_and_never_fetches_header_keys",
+            "caps_live_sessions_per_user",
+        ],
+        "lab7" => &[
+            "survives_key_rotation_without_a_failed_call",
+            "an_unknown_kid_flood_costs_at_most_one_fetch_per_interval",
+            "refuses_tokens_from_another_issuer",
+        ],
+        _ => &[],
+    }
+}
+
 /// What a lab's server needs on its command line besides `--addr`, and
 /// what must stay alive while it runs: lab 7's server trusts an
 /// authorization server (`--issuer`), which the checks run in-process.

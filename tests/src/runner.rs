@@ -1,11 +1,16 @@
 //! Runs a lab's checks in order and judges each against its snapshot.
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    collections::VecDeque,
+    path::PathBuf,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
 
 use insta::internals::TextSnapshotContents;
 use labs_meta::report::{CheckResult, DiffLine, Event, Mismatch, Verdict};
 use similar::{ChangeTag, udiff::UnifiedHunkHeader};
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 
 use crate::{
     CheckFn, LabBinary,
@@ -74,25 +79,53 @@ pub async fn run_with(
     // verdicts still come out in catalogue order, so the first failure is
     // the first in the lab's order, whatever finished first.
     let checks = crate::checks_of(lab).unwrap_or_default();
-    let slots = Arc::new(Semaphore::new(CONCURRENT_CHECKS));
-    let running: Vec<_> = ids
-        .iter()
-        .map(|id| {
-            let check = checks.iter().find(|(name, _)| name == id).map(|(_, f)| *f);
-            let (lab, bin, slots) = (lab.to_owned(), bin.clone(), slots.clone());
-            let task = tokio::spawn({
-                let id = id.clone();
-                async move {
-                    let _slot = slots.acquire_owned().await;
-                    run_one(&lab, &id, check, &bin, check_timeout).await
-                }
-            });
-            (id.clone(), task)
-        })
-        .collect();
-    for (id, task) in running {
-        let result = task.await.unwrap_or_else(|e| {
-            CheckResult::runner_broke(id, format!("the check itself failed: {e}"))
+    let mut verdicts = Vec::with_capacity(ids.len());
+    let mut queue = Vec::with_capacity(ids.len());
+    for id in ids {
+        let check = checks.iter().find(|(name, _)| name == id).map(|(_, f)| *f);
+        let (done, verdict) = oneshot::channel();
+        verdicts.push((id.clone(), verdict));
+        queue.push((id.clone(), check, done));
+    }
+    // The checks that mostly wait start first, so that their waits overlap
+    // the others instead of ending the run (a stable sort: the rest keep
+    // their order).
+    let first = crate::started_first(lab);
+    queue.sort_by_key(|(id, ..)| {
+        first
+            .iter()
+            .position(|slow| slow == id)
+            .unwrap_or(first.len())
+    });
+    let queue = Arc::new(Mutex::new(VecDeque::from(queue)));
+    for _ in 0..CONCURRENT_CHECKS {
+        let (queue, lab, bin) = (queue.clone(), lab.to_owned(), bin.clone());
+        tokio::spawn(async move {
+            loop {
+                let next = queue
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .pop_front();
+                let Some((id, check, done)) = next else {
+                    break;
+                };
+                // A task of its own: a check that panics is a verdict, not a
+                // lost worker.
+                let (lab, bin, check_id) = (lab.clone(), bin.clone(), id.clone());
+                let result = tokio::spawn(async move {
+                    run_one(&lab, &check_id, check, &bin, check_timeout).await
+                })
+                .await
+                .unwrap_or_else(|e| {
+                    CheckResult::runner_broke(id, format!("the check itself failed: {e}"))
+                });
+                let _ = done.send(result);
+            }
+        });
+    }
+    for (id, verdict) in verdicts {
+        let result = verdict.await.unwrap_or_else(|_| {
+            CheckResult::runner_broke(id, "the checks stopped before this one".to_owned())
         });
         emit(Event::Check(result));
     }

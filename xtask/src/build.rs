@@ -39,6 +39,8 @@ pub enum Built {
 #[derive(Deserialize)]
 struct Message {
     reason: String,
+    /// The crate target an artifact or a diagnostic belongs to.
+    target: Option<CrateTarget>,
     executable: Option<PathBuf>,
     /// Whether cargo reused an earlier build instead of compiling.
     fresh: Option<bool>,
@@ -47,26 +49,72 @@ struct Message {
 }
 
 #[derive(Deserialize)]
+struct CrateTarget {
+    name: String,
+}
+
+#[derive(Deserialize)]
 struct Diagnostic {
     level: String,
     rendered: Option<String>,
 }
 
-/// What one cargo run left: the executable, or the errors that explain why not.
+/// What one cargo run left: the executables, or the errors that explain why not.
 #[derive(Default)]
 struct CargoRun {
-    executable: Option<PathBuf>,
-    fresh: bool,
-    errors: Vec<String>,
+    executables: Vec<Executable>,
+    /// Each compiler error as rustc renders it, with the name of the crate
+    /// target it is in.
+    errors: Vec<(String, String)>,
     success: bool,
     stderr: String,
     timed_out: bool,
 }
 
-pub fn build(root: &Path, target: &Target<'_>, colour: bool) -> anyhow::Result<Built> {
-    let run = run_cargo(root, target, colour, None)?;
-    Ok(verdict(run))
+struct Executable {
+    target: String,
+    path: PathBuf,
+    /// Whether cargo reused an earlier build instead of compiling.
+    fresh: bool,
 }
+
+pub fn build(root: &Path, target: &Target<'_>, colour: bool) -> anyhow::Result<Built> {
+    let run = run_cargo(root, target, &[], colour, None)?;
+    Ok(verdict(run, None))
+}
+
+/// The workspace lab `package` and the kit's `checks` binary, built by one
+/// cargo run: each cargo run costs ~0.25 s even when nothing changed, and a
+/// student runs `cargo xtask check` dozens of times per lab.
+///
+/// The lab's compile error is the student's ([`Built::Failed`]); the checks'
+/// is the kit's trouble, an `Err`.
+pub fn build_with_checks(
+    root: &Path,
+    package: &str,
+    colour: bool,
+) -> anyhow::Result<(Built, Option<PathBuf>)> {
+    let run = run_cargo(root, &Target::Package(package), &[CHECKS], colour, None)?;
+    lab_and_checks(run, package)
+}
+
+/// Splits one cargo run of a lab and the checks into the lab's verdict and
+/// the checks' executable.
+fn lab_and_checks(mut run: CargoRun, package: &str) -> anyhow::Result<(Built, Option<PathBuf>)> {
+    let (kit_errors, lab_errors) = std::mem::take(&mut run.errors)
+        .into_iter()
+        .partition::<Vec<_>, _>(|(target, _)| target == CHECKS);
+    if !kit_errors.is_empty() {
+        let rendered: String = kit_errors.into_iter().map(|(_, error)| error).collect();
+        anyhow::bail!("the kit's checks crate does not build:\n{rendered}");
+    }
+    run.errors = lab_errors;
+    let checks = run.executable(CHECKS).map(Path::to_path_buf);
+    Ok((verdict(run, Some(package)), checks))
+}
+
+/// The package (and binary) that runs the checks.
+pub const CHECKS: &str = "checks";
 
 /// Builds a submission within `limit`. A student's code runs at build time
 /// too (proc macros, a build script named in its manifest), so a build that
@@ -86,7 +134,7 @@ pub fn build_submission(
     limit: Duration,
     mark: &str,
 ) -> anyhow::Result<Built> {
-    let run = run_cargo(root, target, false, Some((limit, mark)))?;
+    let run = run_cargo(root, target, &[], false, Some((limit, mark)))?;
     if run.timed_out {
         return Ok(Built::Failed {
             compiler: format!(
@@ -95,20 +143,29 @@ pub fn build_submission(
             ),
         });
     }
-    if run.executable.is_some() && run.fresh {
+    if run.executables.iter().any(|built| built.fresh) {
         anyhow::bail!(
             "BUG: cargo reused an earlier build of the grading workspace instead of compiling this submission"
         );
     }
-    Ok(verdict(run))
+    Ok(verdict(run, None))
 }
 
-fn verdict(run: CargoRun) -> Built {
-    match run.executable {
-        Some(path) if run.success => Built::Binary(path),
-        _ if !run.errors.is_empty() => Built::Failed {
-            compiler: run.errors.concat(),
-        },
+/// `run`'s verdict on the binary `wanted` (the only one built when `None`):
+/// every compiler error left in `run` explains its failure.
+fn verdict(run: CargoRun, wanted: Option<&str>) -> Built {
+    let executable = match wanted {
+        Some(name) => run.executable(name),
+        None => run.executables.last().map(|built| built.path.as_path()),
+    };
+    let errors: String = run
+        .errors
+        .iter()
+        .map(|(_, rendered)| rendered.as_str())
+        .collect();
+    match executable {
+        Some(path) if run.success => Built::Binary(path.to_path_buf()),
+        _ if !errors.is_empty() => Built::Failed { compiler: errors },
         // No compiler message: cargo itself refused (a broken Cargo.toml, …).
         _ => Built::Failed {
             compiler: run.stderr,
@@ -116,15 +173,20 @@ fn verdict(run: CargoRun) -> Built {
     }
 }
 
-/// Runs `cargo build` for `target`; with a `limit`, in a process tree of
-/// its own with `mark` in its environment, stopped at the limit.
+/// Runs `cargo build` for `target` (and the workspace binaries `also`);
+/// with a `limit`, in a process tree of its own with `mark` in its
+/// environment, stopped at the limit.
 fn run_cargo(
     root: &Path,
     target: &Target<'_>,
+    also: &[&str],
     colour: bool,
     limit: Option<(Duration, &str)>,
 ) -> anyhow::Result<CargoRun> {
     let mut command = cargo_build(root, target, colour);
+    for name in also {
+        command.args(["--package", name, "--bin", name]);
+    }
     if let Some((_, mark)) = limit {
         command.env(contain::MARK, mark);
     }
@@ -177,15 +239,28 @@ fn cargo_build(root: &Path, target: &Target<'_>, colour: bool) -> Command {
 }
 
 impl CargoRun {
+    /// The executable of the binary target `name`, when it was built.
+    fn executable(&self, name: &str) -> Option<&Path> {
+        self.executables
+            .iter()
+            .find(|built| built.target == name)
+            .map(|built| built.path.as_path())
+    }
+
     /// Takes in one line of cargo's output.
     fn read(&mut self, line: &str) {
         let Ok(message) = serde_json::from_str::<Message>(line) else {
             return;
         };
         match message.reason.as_str() {
-            "compiler-artifact" if message.executable.is_some() => {
-                self.executable = message.executable;
-                self.fresh = message.fresh.unwrap_or(false);
+            "compiler-artifact" => {
+                if let (Some(path), Some(target)) = (message.executable, message.target) {
+                    self.executables.push(Executable {
+                        target: target.name,
+                        path,
+                        fresh: message.fresh.unwrap_or(false),
+                    });
+                }
             }
             "compiler-message" => {
                 if let Some(Diagnostic {
@@ -194,11 +269,79 @@ impl CargoRun {
                 }) = message.message
                     && level == "error"
                 {
-                    self.errors.push(rendered);
+                    let target = message.target.map(|target| target.name).unwrap_or_default();
+                    self.errors.push((target, rendered));
                 }
             }
             "build-finished" => self.success = message.success.unwrap_or(false),
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cargo run fed the JSON lines cargo prints.
+    fn cargo_run(lines: &[String], success: bool) -> CargoRun {
+        let mut run = CargoRun::default();
+        for line in lines {
+            run.read(line);
+        }
+        run.read(&format!(
+            r#"{{"reason":"build-finished","success":{success}}}"#
+        ));
+        run
+    }
+
+    fn artifact(name: &str) -> String {
+        format!(
+            r#"{{"reason":"compiler-artifact","target":{{"name":"{name}","kind":["bin"]}},"executable":"/t/debug/{name}","fresh":true}}"#
+        )
+    }
+
+    fn error(target: &str, text: &str) -> String {
+        format!(
+            r#"{{"reason":"compiler-message","target":{{"name":"{target}","kind":["bin"]}},"message":{{"level":"error","rendered":"{text}"}}}}"#
+        )
+    }
+
+    #[test]
+    fn one_run_finds_the_lab_and_the_checks_by_name() {
+        let run = cargo_run(&[artifact("lab1"), artifact(CHECKS)], true);
+        let (lab, checks) = lab_and_checks(run, "lab1").expect("both built");
+        assert!(matches!(lab, Built::Binary(path) if path == Path::new("/t/debug/lab1")));
+        assert_eq!(checks.as_deref(), Some(Path::new("/t/debug/checks")));
+    }
+
+    #[test]
+    fn a_compile_error_in_the_lab_is_the_students() {
+        let run = cargo_run(&[artifact(CHECKS), error("lab1", "error: in lab1")], false);
+        let (lab, _) = lab_and_checks(run, "lab1").expect("a student's error is no Err");
+        assert!(matches!(lab, Built::Failed { compiler } if compiler == "error: in lab1"));
+    }
+
+    #[test]
+    fn a_compile_error_in_the_checks_is_the_kits() {
+        let run = cargo_run(
+            &[
+                error(CHECKS, "error: in checks"),
+                error("lab1", "error: in lab1"),
+            ],
+            false,
+        );
+        let Err(kit) = lab_and_checks(run, "lab1") else {
+            panic!("the kit's error must be an Err");
+        };
+        let message = format!("{kit:#}");
+        assert!(
+            message.contains("the kit's checks crate does not build"),
+            "{message}"
+        );
+        assert!(
+            message.contains("error: in checks") && !message.contains("in lab1"),
+            "{message}"
+        );
     }
 }

@@ -12,6 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use anyhow::Context;
 use labs_meta::{
     Lab,
     report::{CheckResult, Event},
@@ -59,13 +60,22 @@ pub fn judge(
     options: &Options,
     mut on_event: impl FnMut(Step<'_>),
 ) -> anyhow::Result<Outcome> {
-    let checks_bin = build_checks(root)?;
     let found = discover(root, lab, source);
     on_event(Step::Building(&found.package));
-    let lab_bin = match build::build(root, &found.target(), options.colour)? {
+    let (lab_built, checks_bin) = match found.outside {
+        // One cargo run for both, when both are in the workspace.
+        None => build::build_with_checks(root, &found.package, options.colour)?,
+        Some(_) => {
+            let checks_bin = build_checks(root)?;
+            let built = build::build(root, &found.target(), options.colour)?;
+            (built, Some(checks_bin))
+        }
+    };
+    let lab_bin = match lab_built {
         Built::Binary(path) => path,
         Built::Failed { compiler } => return Ok(Outcome::BuildFailed { compiler }),
     };
+    let checks_bin = checks_bin.context("cargo built the lab but named no `checks` binary")?;
     on_event(Step::Built);
 
     run_checks(&checks_bin, &lab_bin, lab, options, on_event)
@@ -74,7 +84,7 @@ pub fn judge(
 /// The kit's checks binary, built; its failing to build is the kit's
 /// trouble, never a student's.
 pub fn build_checks(root: &Path) -> anyhow::Result<PathBuf> {
-    match build::build(root, &build::Target::Package("checks"), false)? {
+    match build::build(root, &build::Target::Package(build::CHECKS), false)? {
         Built::Binary(path) => Ok(path),
         Built::Failed { compiler } => {
             anyhow::bail!("the kit's checks crate does not build:\n{compiler}")

@@ -31,6 +31,19 @@ fn every_lab_lists_exactly_the_checks_the_checks_crate_has() {
 }
 
 #[test]
+fn the_checks_started_first_are_checks_of_their_lab() {
+    for lab in common::catalog().labs {
+        for id in checks::started_first(&lab.id) {
+            assert!(
+                lab.checks.iter().any(|check| check.id == *id),
+                "{}: `started_first` names `{id}`, which is not one of its checks",
+                lab.id
+            );
+        }
+    }
+}
+
+#[test]
 fn every_check_has_a_snapshot_and_no_snapshot_is_orphaned() {
     for lab in common::catalog().labs {
         let dir = checks::runner::snapshot_dir(&lab.id);
