@@ -106,7 +106,7 @@ fn lab_and_checks(mut run: CargoRun, package: &str) -> anyhow::Result<(Built, Op
         .partition::<Vec<_>, _>(|(target, _)| target == CHECKS);
     if !kit_errors.is_empty() {
         let rendered: String = kit_errors.into_iter().map(|(_, error)| error).collect();
-        anyhow::bail!("the kit's checks crate does not build:\n{rendered}");
+        return Err(checks_do_not_build(&rendered));
     }
     run.errors = lab_errors;
     let checks = run.executable(CHECKS).map(Path::to_path_buf);
@@ -115,6 +115,12 @@ fn lab_and_checks(mut run: CargoRun, package: &str) -> anyhow::Result<(Built, Op
 
 /// The package (and binary) that runs the checks.
 pub const CHECKS: &str = "checks";
+
+/// The error for a checks crate that does not compile: the kit's trouble,
+/// never a student's.
+pub fn checks_do_not_build(compiler: &str) -> anyhow::Error {
+    anyhow::anyhow!("the kit's checks crate does not build:\n{compiler}")
+}
 
 /// Builds a submission within `limit`. A student's code runs at build time
 /// too (proc macros, a build script named in its manifest), so a build that

@@ -86,9 +86,7 @@ pub fn judge(
 pub fn build_checks(root: &Path) -> anyhow::Result<PathBuf> {
     match build::build(root, &build::Target::Package(build::CHECKS), false)? {
         Built::Binary(path) => Ok(path),
-        Built::Failed { compiler } => {
-            anyhow::bail!("the kit's checks crate does not build:\n{compiler}")
-        }
+        Built::Failed { compiler } => Err(build::checks_do_not_build(&compiler)),
     }
 }
 
